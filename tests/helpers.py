@@ -48,3 +48,33 @@ def tiny_config(vocab_size: int = 128, dropout: float = 0.0, **kwargs) -> BertCo
         attention_probs_dropout_prob=dropout,
         **kwargs,
     )
+
+
+def synthetic_token_data(n, lang_id=0, seq_len=8, vocab_size=64, num_labels=3, seed=0, label_shift=0):
+    """Tokenised token-classification rows with a learnable rule: label = (token id + label_shift) % num_labels.
+
+    Languages with different `label_shift` disagree about every token, so their gradients conflict.
+    All rows have the same length and every token is labelled, so a mean over a batch of 2b equals the mean
+    of two batches of b (what the accumulation tests need).
+    """
+    import numpy as np
+    from datasets import Dataset
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab_size, size=(n, seq_len))
+    return Dataset.from_dict(
+        {
+            "input_ids": ids.tolist(),
+            "attention_mask": np.ones_like(ids).tolist(),
+            "labels": ((ids + label_shift) % num_labels).tolist(),
+            "lang_id": [lang_id] * n,
+        }
+    )
+
+
+def tiny_token_model(seed=0, dropout=0.0, num_labels=3, vocab_size=64):
+    import torch
+    from transformers import BertForTokenClassification
+
+    torch.manual_seed(seed)
+    return BertForTokenClassification(tiny_config(vocab_size=vocab_size, dropout=dropout, num_labels=num_labels))

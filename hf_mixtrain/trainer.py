@@ -1,0 +1,328 @@
+"""`GradientMixTrainer`: the Hugging Face Trainer with stochastic gradient surgery across languages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint
+
+from .arguments import MixTrainingArguments
+from .surgery import project_conflicting
+
+logger = logging.getLogger(__name__)
+
+SURGERY_HISTORY_NAME = "surgery_history.jsonl"
+LANG_ID_COLUMN = "lang_id"
+
+
+class GradientMixTrainer(Trainer):
+    """A [`~transformers.Trainer`] for one-step mixed training with stochastic gradient surgery.
+
+    With `args.method == "gradient-mix"`, after the ordinary backward pass of a (mixed-language) batch, the
+    trainer picks one language uniformly from `oracle_datasets` (the source language included when
+    `args.oracle_include_source`), computes that language's gradient `o` on an oracle batch drawn from its pool
+    (a separate forward and backward, into one extra gradient-sized buffer), and projects the running gradient
+    `g` in `.grad` with `g <- g - min(0, g.o / ||o||^2) o` (see `hf_mixtrain.surgery`). Clipping and the
+    optimizer then see the projected gradient. With any other method the step is the stock `Trainer` step.
+
+    The language, the surgery coin and the oracle rows are drawn from `(args.seed, global step, micro-batch)`,
+    so every process draws the same ones and `resume_from_checkpoint` continues the same sequence. Every
+    surgery is recorded in `self.surgery_history` (saved with checkpoints as `surgery_history.jsonl`) and
+    summarised in the training logs (`surgery/conflict_rate`, `surgery/mean_cosine`, `surgery/count_<lang>`).
+
+    Supported setups: one device, DataParallel, and DDP through `accelerate launch` or `torchrun` (see
+    `MixTrainingArguments.surgery_sync`), with fp16/bf16 and gradient accumulation. DeepSpeed and FSDP keep
+    gradients outside `.grad` or sharded across processes, so gradient-mix refuses them.
+
+    Args:
+        oracle_datasets: one tokenised dataset per language code (`{"en": ..., "de": ...}`): the pools oracle
+            batches are drawn from. Rows must be collatable by `data_collator`, like the training rows.
+        All other arguments are those of [`~transformers.Trainer`]; `args` must be a `MixTrainingArguments`.
+    """
+
+    def __init__(self, model=None, args: Optional[MixTrainingArguments] = None, *, oracle_datasets=None, **kwargs):
+        if args is None:
+            args = MixTrainingArguments(output_dir="trainer_output")
+        if not isinstance(args, MixTrainingArguments):
+            raise TypeError(
+                f"GradientMixTrainer needs MixTrainingArguments, got {type(args).__name__}. Build the arguments with "
+                "hf_mixtrain.MixTrainingArguments(...) (a TrainingArguments subclass)."
+            )
+        super().__init__(model=model, args=args, **kwargs)
+        # Models whose forward takes **kwargs (BERT/XLM-R heads) make the Trainer believe they normalise the loss
+        # by num_items_in_batch; they average per batch instead, so gradients come out GA x world_size too large
+        # (transformers#47688). Declaring no loss kwargs restores the division by the accumulation count.
+        self.model_accepts_loss_kwargs = False
+        self.oracle_datasets = dict(oracle_datasets or {})
+        self.surgery_history: list[dict[str, Any]] = []
+        self._logged_events = 0
+        self._micro_step = 0
+        self._prepared_pools: Optional[dict[str, Any]] = None
+        self._params: Optional[list[torch.nn.Parameter]] = None
+        if args.method == "gradient-mix":
+            self._check_surgery_setup()
+
+    # ---- setup -------------------------------------------------------------------------------------------
+
+    def _check_surgery_setup(self) -> None:
+        args = self.args
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            backend = "DeepSpeed" if self.is_deepspeed_enabled else "FSDP"
+            raise ValueError(
+                f"method='gradient-mix' does not support {backend}: it partitions or owns the gradients, so `.grad` "
+                "does not hold the full gradient that the surgery projects. Supported: a single device, DataParallel, "
+                "or DDP via `accelerate launch` / `torchrun` (multi-GPU or multi-CPU), with fp16/bf16 and gradient "
+                "accumulation. Remove the DeepSpeed/FSDP config, or use method='naive-mix'."
+            )
+        if not self.oracle_datasets:
+            raise ValueError(
+                "method='gradient-mix' needs oracle_datasets={language: tokenised dataset}: the per-language pools "
+                "that oracle batches are drawn from (the targets' K-shot sets and the source train set)."
+            )
+        empty = [lang for lang, ds in self.oracle_datasets.items() if len(ds) == 0]
+        if empty:
+            raise ValueError(f"Oracle pools must not be empty; empty for: {', '.join(empty)}.")
+        if args.oracle_include_source and args.source_language not in self.oracle_datasets:
+            raise ValueError(
+                f"oracle_include_source=True but oracle_datasets has no pool for the source language "
+                f"{args.source_language!r} (it has {sorted(self.oracle_datasets)}). Add the source train set as its "
+                "pool, or set oracle_include_source=False."
+            )
+        if not self.oracle_languages:
+            raise ValueError("oracle_include_source=False leaves no oracle language: add target-language pools.")
+
+    @property
+    def oracle_languages(self) -> list[str]:
+        """The languages drawn from, in a fixed (sorted) order so every process indexes the same list."""
+        langs = sorted(self.oracle_datasets)
+        if not self.args.oracle_include_source:
+            langs = [lang for lang in langs if lang != self.args.source_language]
+        return langs
+
+    def _set_signature_columns_if_needed(self) -> None:
+        # Keep each row's language id through `remove_unused_columns`; compute_loss removes it before forward.
+        super()._set_signature_columns_if_needed()
+        if LANG_ID_COLUMN not in self._signature_columns:
+            self._signature_columns.append(LANG_ID_COLUMN)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # Models with **kwargs would swallow lang_id silently; no model takes it, so it never reaches forward.
+        inputs.pop(LANG_ID_COLUMN, None)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs.pop(LANG_ID_COLUMN, None)
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+
+    @property
+    def _surgery_params(self) -> list[torch.nn.Parameter]:
+        # Only trainable parameters take part (frozen embeddings, PEFT/LoRA base weights stay out).
+        if self._params is None:
+            self._params = [p for p in self.model.parameters() if p.requires_grad]
+        return self._params
+
+    @property
+    def _pools(self) -> dict[str, Any]:
+        if self._prepared_pools is None:
+            import datasets
+
+            self._prepared_pools = {
+                lang: self._remove_unused_columns(ds, description=f"oracle {lang}")
+                if isinstance(ds, datasets.Dataset)
+                else ds
+                for lang, ds in self.oracle_datasets.items()
+            }
+        return self._prepared_pools
+
+    def _oracle_size(self, lang: str) -> int:
+        args, pool_size = self.args, len(self._pools[lang])
+        if lang == args.source_language:
+            size = args.oracle_source_batch_size
+            if size is None:
+                target_sizes = [len(ds) for code, ds in self._pools.items() if code != args.source_language]
+                size = min(max(target_sizes, default=args.per_device_train_batch_size), args.per_device_train_batch_size)
+        else:
+            size = args.oracle_batch_size or pool_size
+        return min(size, pool_size)
+
+    @property
+    def _distributed(self) -> bool:
+        return self.accelerator.num_processes > 1 and dist.is_available() and dist.is_initialized()
+
+    # ---- the step ------------------------------------------------------------------------------------------
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.args.method != "gradient-mix":
+            return super().training_step(model, inputs, num_items_in_batch)
+        # The Trainer sets sync_gradients before each micro-batch: True only on the window's last one.
+        last_micro = self.accelerator.gradient_state.sync_gradients
+        micro = self._micro_step
+        self._micro_step = 0 if last_micro else micro + 1
+        # Under DDP every backward runs without DDP's reduction; gradients are averaged by hand (once per
+        # optimizer step, or before each projection with surgery_sync="global"), so that the surgery acts on a
+        # well-defined gradient and every process ends the step with the same one.
+        with self.accelerator.no_sync(model):
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            synced = not self._distributed
+            if self.args.surgery_every == "micro_batch" or last_micro:
+                synced = self._surgery(model, micro) or synced
+            if last_micro and not synced:
+                self._all_reduce_grads()
+        return loss
+
+    def _surgery(self, model, micro: int) -> bool:
+        """Maybe project `.grad` against one oracle language; returns whether `.grad` is synced across processes."""
+        args = self.args
+        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
+        if rng.random() >= args.surgery_prob:
+            return False
+        langs = self.oracle_languages
+        lang = langs[int(rng.integers(len(langs)))]
+        pool, size = self._pools[lang], self._oracle_size(lang)
+        rows = np.arange(len(pool)) if size == len(pool) else np.sort(rng.choice(len(pool), size, replace=False))
+        oracle_inputs = self.data_collator([pool[int(i)] for i in rows])
+
+        global_sync = self._distributed and args.surgery_sync == "global"
+        if global_sync:
+            self._all_reduce_grads()
+        params = self._surgery_params
+        grads = [p.grad for p in params]
+        for p in params:
+            p.grad = None
+        # A separate forward+backward (no retain_graph): the oracle gradient lands in fresh `.grad` tensors, the
+        # one extra gradient-sized buffer, and is dropped after the projection.
+        super().training_step(model, oracle_inputs)
+        oracle = [p.grad for p in params]
+        for p, g in zip(params, grads):
+            p.grad = g
+        if global_sync:
+            _all_reduce_mean([o for o in oracle if o is not None], dist.get_world_size())
+        record = project_conflicting(
+            grads, oracle, scope=args.surgery_scope, return_tensor_cosines=args.surgery_log_tensors
+        )
+        event = {
+            "step": self.state.global_step,
+            "micro_step": micro,
+            "lang": lang,
+            "rows": int(size),
+            "dot": record.dot,
+            "cosine": record.cosine,
+            "projected": record.projected,
+            "num_projected": record.num_projected,
+        }
+        if args.surgery_log_tensors:
+            names = self._param_names()
+            taking_part = [names[id(p)] for p, g, o in zip(params, grads, oracle) if g is not None and o is not None]
+            event["tensor_cosines"] = dict(zip(taking_part, record.tensor_cosines))
+        del oracle
+        self.surgery_history.append(event)
+        return global_sync
+
+    def _param_names(self) -> dict[int, str]:
+        return {id(p): name for name, p in self.model.named_parameters()}
+
+    def _all_reduce_grads(self) -> None:
+        grads = []
+        for p in self._surgery_params:
+            if p.grad is None:
+                # Every process must reduce the same list of tensors, used or not.
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        _all_reduce_mean(grads, dist.get_world_size())
+
+    # ---- logging, checkpoints, resume ----------------------------------------------------------------------
+
+    def log(self, logs: dict[str, float], start_time: Optional[float] = None) -> None:
+        if "loss" in logs and self.args.method == "gradient-mix":
+            logs.update(summarize_surgery(self.surgery_history[self._logged_events :]))
+            self._logged_events = len(self.surgery_history)
+        super().log(logs, start_time)
+
+    def save_surgery_history(self, output_dir: Optional[str] = None) -> Optional[str]:
+        """Write `surgery_history.jsonl` (one JSON object per surgery) atomically; main process only."""
+        if not self.args.should_save:
+            return None
+        output_dir = output_dir or self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        path = os.path.join(output_dir, SURGERY_HISTORY_NAME)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            for event in self.surgery_history:
+                f.write(json.dumps(event) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.method == "gradient-mix":
+            checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            if os.path.isdir(checkpoint):
+                self.save_surgery_history(checkpoint)
+
+    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        if resume_from_checkpoint is True:
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+            if resume_from_checkpoint is None:
+                raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir})")
+        self.surgery_history = []
+        if isinstance(resume_from_checkpoint, str):
+            path = os.path.join(resume_from_checkpoint, SURGERY_HISTORY_NAME)
+            if os.path.isfile(path):
+                with open(path) as f:
+                    self.surgery_history = [json.loads(line) for line in f if line.strip()]
+        self._logged_events = len(self.surgery_history)
+        self._micro_step = 0
+        self._params = None
+        return super().train(
+            resume_from_checkpoint=resume_from_checkpoint, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval, **kwargs
+        )
+
+
+def summarize_surgery(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Conflict rate, mean cosine and per-language counts over surgery events (keys prefixed `surgery/`)."""
+    if not events:
+        return {}
+    out = {
+        "surgery/events": float(len(events)),
+        "surgery/conflict_rate": sum(e["projected"] for e in events) / len(events),
+        "surgery/mean_cosine": float(np.nanmean([e["cosine"] for e in events])),
+    }
+    for lang, count in sorted(Counter(e["lang"] for e in events).items()):
+        out[f"surgery/count_{lang}"] = float(count)
+    return out
+
+
+def _all_reduce_mean(tensors: list[torch.Tensor], world_size: int, bucket_bytes: int = 25 * 2**20) -> None:
+    """Average tensors across processes in place, in flat buckets of about `bucket_bytes` (gloo has no AVG op)."""
+    bucket: list[torch.Tensor] = []
+
+    def flush():
+        if not bucket:
+            return
+        in_place = len(bucket) == 1 and bucket[0].is_contiguous()
+        flat = bucket[0].view(-1) if in_place else torch.cat([t.reshape(-1) for t in bucket])
+        dist.all_reduce(flat)
+        flat.div_(world_size)
+        if not in_place:
+            offset = 0
+            for t in bucket:
+                t.copy_(flat[offset : offset + t.numel()].view_as(t))
+                offset += t.numel()
+        bucket.clear()
+
+    size = 0
+    for t in tensors:
+        if bucket and (t.dtype != bucket[0].dtype or t.device != bucket[0].device or size + t.numel() * t.element_size() > bucket_bytes):
+            flush()
+            size = 0
+        bucket.append(t)
+        size += t.numel() * t.element_size()
+    flush()
