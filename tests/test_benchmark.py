@@ -39,7 +39,7 @@ TARGETS = [
     r"gradient-mix step time [\d.]+ x \(naive-mix step \+ oracle pass\) <= 1.05",
     r"extra peak memory of the gradient-mix step over the naive-mix step [-+\d.]+ x one gradient <= 1.1",
     r"gradient-mix step faster than the authors' implementation",
-    r"gradient-mix step flat in languages \(2, 8, 48 pools\)",
+    r"gradient-mix step flat in languages \(2, 8, 48 pools\): largest time ratio between pool counts [\d.]+ <= 1.05",
     r"throughput GradientMixTrainer \(naive-mix\) / stock Trainer [\d.]+ >= 0.98",
 ]
 
@@ -49,16 +49,18 @@ def table_rows(out):
 
 
 def test_quick_run_prints_every_row_and_every_target(bench, capsys):
-    if bench.torchjd is None:
-        pytest.skip("torchjd is not installed; the run without it is tested below")
     bench.main(["--quick"])
     out = capsys.readouterr().out
     rows = table_rows(out)
-    for row in ROWS + ["TorchJD PCGrad (2 losses)"]:
+    for row in ROWS:
         assert row in rows, row
-    for target in TARGETS + [r"gradient-mix step faster than TorchJD PCGrad"]:
+    for target in TARGETS:
         assert re.search(rf"^(PASS|FAIL) {target}", out, re.M), target
-    assert re.search(r"^memory: peak RSS growth .*VmHWM.*clear_refs.*probe: a 64 MiB tensor reads as 6[34]\.\d MiB", out, re.M)
+    if bench.torchjd is not None:  # torchjd comes with the bench extra, not with the test extra
+        assert "TorchJD PCGrad (2 losses)" in rows
+        assert re.search(r"^(PASS|FAIL) gradient-mix step faster than TorchJD PCGrad", out, re.M)
+    # The memory measure is named and checked on a known allocation (a 64 MiB tensor).
+    assert re.search(r"^memory: peak RSS growth .*VmHWM.*clear_refs.*reads as 6[34]\.\d MiB", out, re.M)
     assert "command: `python3 run_scripts/benchmark_surgery.py --quick`" in out
 
 
@@ -108,7 +110,8 @@ def project(g, o):
 def test_authors_step_is_the_projection(bench):
     model = tiny_token_model()
     params = list(model.parameters())
-    en, xx = tensors(synthetic_token_data(8, lang_id=0, seed=1)), tensors(synthetic_token_data(4, lang_id=1, seed=2, label_shift=1))
+    en = tensors(synthetic_token_data(8, lang_id=0, seed=1))
+    xx = tensors(synthetic_token_data(4, lang_id=1, seed=2, label_shift=1))
     g, o = flat_grad(model, en), flat_grad(model, xx)
     assert float(g @ o) < 0  # the case where the projection changes g
     bench.authors_step(model, params, en, xx)
@@ -131,7 +134,7 @@ def test_persistent_buffer_step_is_the_projection(bench, tmp_path):
 
 
 def explicit_pcgrad(grads, rng):
-    """Yu et al. (2020), Algorithm 1, on flat vectors: each g_i projected off every g_j it conflicts with, in random order."""
+    """Yu et al. (2020), Algorithm 1, on flat vectors: each g_i projected off each g_j it conflicts with, in turn."""
     out = torch.zeros_like(grads[0])
     for i, gi in enumerate(grads):
         pc = gi.clone()
@@ -145,6 +148,7 @@ def explicit_pcgrad(grads, rng):
 def test_pairwise_pcgrad_is_pcgrad_over_the_languages_in_the_batch(bench):
     model = tiny_token_model()
     params = list(model.parameters())
+    # Three languages with unequal shares of the batch (3 + 2 + 3 rows).
     data = [synthetic_token_data(n, lang_id=lang, seed=lang, label_shift=lang) for lang, n in ((0, 3), (1, 2), (2, 3))]
     batch = {k: torch.cat([tensors(d)[k] for d in data]) for k in ("input_ids", "attention_mask", "labels", "lang_id")}
     grads = [flat_grad(model, tensors(d), scale=len(d) / 8) for d in data]  # each language's share of the batch mean
@@ -153,4 +157,5 @@ def test_pairwise_pcgrad_is_pcgrad_over_the_languages_in_the_batch(bench):
     gram = torch.stack(grads) @ torch.stack(grads).T
     assert (gram < 0).any()  # some pair conflicts, so projections happen
     bench.pairwise_pcgrad_step(model, params, batch, np.random.default_rng(3))
-    torch.testing.assert_close(current_grad(model), explicit_pcgrad(grads, np.random.default_rng(3)), rtol=1e-4, atol=1e-6)
+    expected = explicit_pcgrad(grads, np.random.default_rng(3))
+    torch.testing.assert_close(current_grad(model), expected, rtol=1e-4, atol=1e-6)
