@@ -406,11 +406,12 @@ def measure_throughput(args, model, train_set, out_dir, sync):
     """Trainer.train() for --train_steps steps, per round stock, ours, ours, stock: whichever trainer runs first
     in a pair was seen to run 1-2% slower. Returns each trainer's mean time per round."""
     common = dict(max_steps=args.train_steps)
+    # Two copies made alike, at the same moment: where the allocator puts the weights can shift a step by percents.
     trainers = {
         STOCK: Trainer(model=copy.deepcopy(model), args=trainer_args(args, out_dir, TrainingArguments, **common),
                        train_dataset=train_set),
-        OURS: GradientMixTrainer(model=model, args=trainer_args(args, out_dir, method="naive-mix", **common),
-                                 train_dataset=train_set),
+        OURS: GradientMixTrainer(model=copy.deepcopy(model), train_dataset=train_set,
+                                 args=trainer_args(args, out_dir, method="naive-mix", **common)),
     }
     for trainer in trainers.values():
         trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
