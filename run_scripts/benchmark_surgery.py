@@ -58,6 +58,7 @@ LANGS = ("en ar he vi id jv ms tl eu ml ta te af nl de el bn hi mr ur fa fr it p
 MiB = 2**20
 NAIVE, ORACLE, PERSISTENT = "naive-mix step", "oracle pass", "gradient-mix, oracle in a persistent buffer"
 AUTHORS, TORCHJD = "authors' implementation (sgs_card.py)", "TorchJD PCGrad (2 losses)"
+SPLIT = "batch-split gradient-mix step (no oracle pass)"
 STOCK, OURS = "stock Trainer", "GradientMixTrainer (naive-mix)"
 
 
@@ -71,6 +72,8 @@ def parse_args(argv=None):
     p.add_argument("--oracle_batch_size", type=int, default=10, help="K: rows in each target pool and oracle batch.")
     p.add_argument("--pools", default="2,8,48", help="Oracle language counts (English included); largest = headline.")
     p.add_argument("--pairwise_langs", default="2,4,8", help="Languages in the batch for the pairwise PCGrad rows.")
+    p.add_argument("--split_target_rows", type=int, default=4,
+                   help="Target-language rows in the batch-split step's batch (the rest are source rows).")
     p.add_argument("--repeats", type=int, default=3, help="Timed rounds (and throughput rounds).")
     p.add_argument("--train_steps", type=int, default=2, help="Optimizer steps per Trainer.train() for throughput.")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -88,6 +91,9 @@ def parse_args(argv=None):
     if args.pairwise_langs[-1] > args.batch_size:
         p.error(f"--pairwise_langs {args.pairwise_langs[-1]} exceeds --batch_size {args.batch_size}: "
                 "every language needs a row; raise --batch_size or lower --pairwise_langs.")
+    if not 1 <= args.split_target_rows < args.batch_size:
+        p.error(f"--split_target_rows must lie in 1..{args.batch_size - 1} (--batch_size - 1): the batch-split step "
+                "needs source rows and target rows.")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False; use --device cpu.")
     return args
@@ -123,6 +129,9 @@ def make_data(args):
     batches = {L: collate(make_rows(ids, [i % L for i in range(n)])) for L in args.pairwise_langs}
     # Every oracle batch holds K rows of seq_len tokens whichever language is drawn: one target pool stands for all.
     oracle = collate([pools[LANGS[1]][i] for i in range(k)])
+    # A language batch as surgery_source="batch_split" trains on: source rows plus rows of one target language.
+    t = args.split_target_rows
+    batches["split"] = collate(make_rows(ids, [1] * t + [0] * (n - t)))
     train = datasets.Dataset.from_list(make_rows(tokens(n * args.train_steps), [0] * (n * args.train_steps)))
     return pools, batches, oracle, train
 
@@ -133,11 +142,12 @@ def trainer_args(args, out_dir, cls=MixTrainingArguments, **kw):
                logging_strategy="no", seed=args.seed, **kw)
 
 
-def step_trainer(model, args, out_dir, method, pools=None):
+def step_trainer(model, args, out_dir, method, pools=None, **kw):
     """A GradientMixTrainer whose training_step the benchmark calls directly, as the training loop would."""
     sizes = dict(oracle_batch_size=args.oracle_batch_size, oracle_source_batch_size=args.oracle_batch_size)
-    trainer = GradientMixTrainer(model=model, args=trainer_args(args, out_dir, method=method, **sizes),
-                                 oracle_datasets=pools)
+    language_ids = {lang: i for i, lang in enumerate(LANGS)}
+    trainer = GradientMixTrainer(model=model, args=trainer_args(args, out_dir, method=method, **sizes, **kw),
+                                 oracle_datasets=pools, language_ids=language_ids)
     trainer.current_gradient_accumulation_steps = 1  # set by the training loop before every window
     return trainer
 
@@ -298,15 +308,16 @@ def make_variants(args, model, params, trainers, pools, batches, oracle, buffers
     """name -> step function; every step starts from .grad = None, as after the Trainer's zero_grad."""
     naive, batch = trainers["naive"], batches[args.pairwise_langs[-1]]
 
-    def surgery_step(trainer):
+    def surgery_step(trainer, inputs=batch):
         trainer.state.global_step += 1  # as after an optimizer step: each call draws its own oracle language
-        return trainer.training_step(model, dict(batch))
+        return trainer.training_step(model, dict(inputs))
 
     steps = {
         NAIVE: lambda: naive.training_step(model, dict(batch)),
         ORACLE: lambda: naive.training_step(model, dict(oracle)),
         headline(args): lambda: surgery_step(trainers[args.pools[-1]]),
         AUTHORS: lambda: authors_step(model, params, batch, oracle),
+        SPLIT: lambda: surgery_step(trainers["split"], batches["split"]),
     }
     if torchjd is not None:
         steps[TORCHJD] = lambda: torchjd_step(model, params, batch, oracle)
@@ -523,6 +534,10 @@ def report(args, command, m, train_times, load_before, meter, started):
                 "one gradient <= 1.1")
     else:
         print("SKIP extra peak memory of the gradient-mix step: not measurable here")
+    r = median_ratio(times[SPLIT], times[NAIVE])
+    rows = f"({args.split_target_rows} of {args.batch_size} rows in the target language) "
+    verdict(r <= 1.05, f"batch-split gradient-mix step time {r:.3f} x naive-mix step <= 1.05 {rows}"
+            + spread(times[SPLIT], times[NAIVE]))
     r = median_ratio(times[gm], times[AUTHORS])
     verdict(r < 1, f"gradient-mix step faster than the authors' implementation: {r:.3f} x its time")
     if TORCHJD in times:
@@ -554,6 +569,7 @@ def run(args, command):
         trainers = {"naive": step_trainer(model, args, tmp, "naive-mix")}
         for P in args.pools:
             trainers[P] = step_trainer(model, args, tmp, "gradient-mix", {lang: pools[lang] for lang in LANGS[:P]})
+        trainers["split"] = step_trainer(model, args, tmp, "gradient-mix", surgery_source="batch_split")
         trainers["naive"].accelerator.prepare_model(model)  # as Trainer.train(): device, autocast around forward
         measured = measure_steps(args, model, trainers, pools, batches, oracle, sync, meter)
         note("throughput")
