@@ -12,6 +12,7 @@ from .surgery import SCOPES
 METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix")
 SURGERY_EVERY = ("micro_batch", "optimizer_step")
 SURGERY_SYNC = ("local", "global")
+SURGERY_SOURCES = ("oracle_pool", "batch_split")
 
 
 @dataclass
@@ -37,6 +38,18 @@ class MixTrainingArguments(TrainingArguments):
         metadata={
             "help": "Probability of surgery at each surgery point. The authors use 1.0 for NER/POS and 0.1 for "
             "XNLI and TyDiQA."
+        },
+    )
+    surgery_source: str = field(
+        default="oracle_pool",
+        metadata={
+            "help": "Where the gradient that g is projected against comes from. oracle_pool (the authors): an "
+            "extra forward+backward on an oracle batch of one randomly drawn language, o = its gradient, "
+            "g <- g - min(0, g.o/||o||^2) o; costs one extra pass over the oracle batch. batch_split: each batch "
+            "holds source rows and rows of one target language (language_batches); the two row groups are "
+            "passed separately, g_s <- g_s - min(0, g_s.g_t/||g_t||^2) g_t, and the update is the "
+            "row-weighted sum of g_s and g_t; the two passes together cost one ordinary step.",
+            "choices": list(SURGERY_SOURCES),
         },
     )
     surgery_scope: str = field(
@@ -83,6 +96,28 @@ class MixTrainingArguments(TrainingArguments):
             "per_device_train_batch_size) with K the largest target pool, the authors' rule."
         },
     )
+    language_batches: bool = field(
+        default=False,
+        metadata={
+            "help": "Build every training batch from source rows plus rows of ONE target language "
+            "(hf_mixtrain.samplers.LanguageBatchSampler). Needs a lang_id column. On by itself with "
+            "surgery_source=batch_split."
+        },
+    )
+    language_batch_target_rows: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "Target-language rows per language batch. None: the target share of the training set times "
+            "the batch size, rounded, at least 1."
+        },
+    )
+    language_temperature: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "How language batches choose their target language. None: uniformly. T > 0: with probability "
+            "proportional to pool size ** (1/T)."
+        },
+    )
     surgery_log_tensors: bool = field(
         default=False,
         metadata={"help": "Record every parameter tensor's cosine with the oracle gradient in surgery_history."},
@@ -95,13 +130,26 @@ class MixTrainingArguments(TrainingArguments):
             "surgery_scope": (self.surgery_scope, SCOPES),
             "surgery_every": (self.surgery_every, SURGERY_EVERY),
             "surgery_sync": (self.surgery_sync, SURGERY_SYNC),
+            "surgery_source": (self.surgery_source, SURGERY_SOURCES),
         }
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(allowed)}.")
         if not 0.0 <= self.surgery_prob <= 1.0:
             raise ValueError(f"surgery_prob={self.surgery_prob} must lie in [0, 1].")
-        for name in ("oracle_batch_size", "oracle_source_batch_size"):
+        if self.surgery_source == "batch_split" and self.method == "gradient-mix":
+            if self.surgery_every != "micro_batch":
+                raise ValueError(
+                    "surgery_source='batch_split' projects inside each micro-batch (its two row groups exist only "
+                    "there); set surgery_every='micro_batch'."
+                )
+            if self.surgery_sync != "local":
+                raise ValueError(
+                    "surgery_source='batch_split' supports surgery_sync='local' only: processes hold batches of "
+                    "different target languages, so there is no single global target gradient to project against."
+                )
+            self.language_batches = True
+        for name in ("oracle_batch_size", "oracle_source_batch_size", "language_batch_target_rows"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be a positive number of rows, or None.")

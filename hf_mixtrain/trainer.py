@@ -6,15 +6,17 @@ import json
 import logging
 import os
 from collections import Counter
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from transformers import Trainer
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import get_last_checkpoint, seed_worker
 
 from .arguments import MixTrainingArguments
+from .samplers import LanguageBatchSampler
 from .surgery import project_conflicting
 
 logger = logging.getLogger(__name__)
@@ -44,11 +46,22 @@ class GradientMixTrainer(Trainer):
 
     Args:
         oracle_datasets: one tokenised dataset per language code (`{"en": ..., "de": ...}`): the pools oracle
-            batches are drawn from. Rows must be collatable by `data_collator`, like the training rows.
+            batches are drawn from. Rows must be collatable by `data_collator`, like the training rows. Needed by
+            `surgery_source="oracle_pool"`.
+        language_ids: `{language code: lang_id}` for the `lang_id` column of the rows; needed by language batches
+            and `surgery_source="batch_split"`.
         All other arguments are those of [`~transformers.Trainer`]; `args` must be a `MixTrainingArguments`.
     """
 
-    def __init__(self, model=None, args: Optional[MixTrainingArguments] = None, *, oracle_datasets=None, **kwargs):
+    def __init__(
+        self,
+        model=None,
+        args: Optional[MixTrainingArguments] = None,
+        *,
+        oracle_datasets=None,
+        language_ids: Optional[dict[str, int]] = None,
+        **kwargs,
+    ):
         if args is None:
             args = MixTrainingArguments(output_dir="trainer_output")
         if not isinstance(args, MixTrainingArguments):
@@ -62,6 +75,9 @@ class GradientMixTrainer(Trainer):
         # (transformers#47688). Declaring no loss kwargs restores the division by the accumulation count.
         self.model_accepts_loss_kwargs = False
         self.oracle_datasets = dict(oracle_datasets or {})
+        self.language_ids = dict(language_ids or {})
+        self._language_names = {i: lang for lang, i in self.language_ids.items()}
+        self._language_sampler: Optional[LanguageBatchSampler] = None
         self.surgery_history: list[dict[str, Any]] = []
         self._logged_events = 0
         self._micro_step = 0
@@ -69,6 +85,11 @@ class GradientMixTrainer(Trainer):
         self._params: Optional[list[torch.nn.Parameter]] = None
         if args.method == "gradient-mix":
             self._check_surgery_setup()
+        if args.language_batches and args.source_language not in self.language_ids:
+            raise ValueError(
+                f"language_batches (and surgery_source='batch_split') need language_ids={{code: lang_id}} naming the "
+                f"source language {args.source_language!r}, matching the lang_id column of the training rows."
+            )
 
     # ---- setup -------------------------------------------------------------------------------------------
 
@@ -82,6 +103,8 @@ class GradientMixTrainer(Trainer):
                 "or DDP via `accelerate launch` / `torchrun` (multi-GPU or multi-CPU), with fp16/bf16 and gradient "
                 "accumulation. Remove the DeepSpeed/FSDP config, or use method='naive-mix'."
             )
+        if args.surgery_source == "batch_split":
+            return
         if not self.oracle_datasets:
             raise ValueError(
                 "method='gradient-mix' needs oracle_datasets={language: tokenised dataset}: the per-language pools "
@@ -170,10 +193,13 @@ class GradientMixTrainer(Trainer):
         # optimizer step, or before each projection with surgery_sync="global"), so that the surgery acts on a
         # well-defined gradient and every process ends the step with the same one.
         with self.accelerator.no_sync(model):
-            loss = super().training_step(model, inputs, num_items_in_batch)
             synced = not self._distributed
-            if self.args.surgery_every == "micro_batch" or last_micro:
-                synced = self._surgery(model, micro) or synced
+            if self.args.surgery_source == "batch_split":
+                loss = self._batch_split_step(model, inputs, micro)
+            else:
+                loss = super().training_step(model, inputs, num_items_in_batch)
+                if self.args.surgery_every == "micro_batch" or last_micro:
+                    synced = self._surgery(model, micro) or synced
             if last_micro and not synced:
                 self._all_reduce_grads()
         return loss
@@ -225,6 +251,88 @@ class GradientMixTrainer(Trainer):
         del oracle
         self.surgery_history.append(event)
         return global_sync
+
+    def _batch_split_step(self, model, inputs, micro: int) -> torch.Tensor:
+        """One micro-batch as two passes, source rows and target rows, with the target gradient as the oracle."""
+        args = self.args
+        lang_ids = inputs.get(LANG_ID_COLUMN)
+        if lang_ids is None:
+            raise ValueError("surgery_source='batch_split' needs a lang_id column in the training rows.")
+        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
+        if rng.random() >= args.surgery_prob:
+            return super().training_step(model, inputs)
+        is_source = torch.as_tensor(lang_ids) == self.language_ids[args.source_language]
+        if bool(is_source.all()) or not bool(is_source.any()):
+            raise ValueError(
+                "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
+                f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
+            )
+        parts = {"target": _select_rows(inputs, ~is_source), "source": _select_rows(inputs, is_source)}
+        counts = {name: _loss_items(part) for name, part in parts.items()}
+        weights = {name: n / sum(counts.values()) for name, n in counts.items()}
+        target_ids = torch.as_tensor(parts["target"][LANG_ID_COLUMN]).unique().tolist()
+
+        params = self._surgery_params
+        running = [p.grad for p in params]
+        grads, losses = {}, {}
+        for name, part in parts.items():
+            for p in params:
+                p.grad = None
+            # Each part's loss is its own mean; the weights below restore the mean over the whole batch.
+            losses[name] = super().training_step(model, part)
+            grads[name] = [p.grad for p in params]
+        record = project_conflicting(grads["source"], grads["target"], scope=args.surgery_scope)
+        for p, r, g_s, g_t in zip(params, running, grads["source"], grads["target"]):
+            p.grad = _weighted_sum([(g_s, weights["source"]), (g_t, weights["target"]), (r, 1.0)])
+        names = [self._language_names.get(i, str(i)) for i in target_ids]
+        self.surgery_history.append(
+            {
+                "step": self.state.global_step,
+                "micro_step": micro,
+                "lang": names[0] if len(names) == 1 else "+".join(names),
+                "rows": int((~is_source).sum()),
+                "dot": record.dot,
+                "cosine": record.cosine,
+                "projected": record.projected,
+                "num_projected": record.num_projected,
+            }
+        )
+        return weights["source"] * losses["source"] + weights["target"] * losses["target"]
+
+    def get_train_dataloader(self):
+        if not self.args.language_batches:
+            return super().get_train_dataloader()
+        if self.train_dataset is None:
+            raise ValueError("Trainer: training requires a train_dataset.")
+        args = self.args
+        dataset = self._remove_unused_columns(self.train_dataset, description="training")
+        if LANG_ID_COLUMN not in dataset.column_names:
+            raise ValueError("language_batches needs a lang_id column in train_dataset (each row's language id).")
+        lang_ids = np.asarray(dataset[LANG_ID_COLUMN])
+        source_id = self.language_ids[args.source_language]
+        target_rows = args.language_batch_target_rows
+        if target_rows is None:
+            share = float(np.mean(lang_ids != source_id))
+            target_rows = int(min(max(round(share * self._train_batch_size), 1), self._train_batch_size - 1))
+        self._language_sampler = LanguageBatchSampler(
+            lang_ids,
+            source_id,
+            batch_size=self._train_batch_size,
+            target_rows=target_rows,
+            seed=args.data_seed if args.data_seed is not None else args.seed,
+            temperature=args.language_temperature,
+            drop_last=args.dataloader_drop_last,
+        )
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=self._language_sampler,
+            collate_fn=self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+            worker_init_fn=partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
+        )
+        return self.accelerator.prepare(loader)
 
     def _param_names(self) -> dict[int, str]:
         return {id(p): name for name, p in self.model.named_parameters()}
@@ -297,6 +405,43 @@ def summarize_surgery(events: list[dict[str, Any]]) -> dict[str, float]:
     }
     for lang, count in sorted(Counter(e["lang"] for e in events).items()):
         out[f"surgery/count_{lang}"] = float(count)
+    return out
+
+
+def _select_rows(inputs: dict[str, Any], mask: torch.Tensor) -> dict[str, Any]:
+    """The rows of a collated batch where `mask` is True, with right padding that only those rows had trimmed."""
+    size = mask.shape[0]
+    part = {k: v[mask.to(v.device)] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == size else v for k, v in inputs.items()}
+    attention = part.get("attention_mask")
+    if attention is not None and attention.dim() == 2:
+        length = int(attention.sum(dim=1).max())
+        if length < attention.shape[1] and not bool(attention[:, length:].any()):
+            width = attention.shape[1]
+            part = {
+                k: v[:, :length].contiguous() if torch.is_tensor(v) and v.dim() >= 2 and v.shape[1] == width else v
+                for k, v in part.items()
+            }
+    return part
+
+
+def _loss_items(part: dict[str, Any]) -> int:
+    """How many terms a mean-reduced loss averages over: labelled positions, else rows (QA, start/end per row)."""
+    labels = part.get("labels")
+    if labels is not None:
+        return int((labels != -100).sum())
+    return int(next(v.shape[0] for v in part.values() if torch.is_tensor(v) and v.dim() > 0))
+
+
+def _weighted_sum(terms: list[tuple[Optional[torch.Tensor], float]]) -> Optional[torch.Tensor]:
+    """sum(w * t) over the tensors present, written into the first one present (no new gradient buffer)."""
+    present = [(t, w) for t, w in terms if t is not None]
+    if not present:
+        return None
+    out, w0 = present[0]
+    if w0 != 1.0:
+        out.mul_(w0)
+    for t, w in present[1:]:
+        out.add_(t, alpha=w)
     return out
 
 

@@ -31,9 +31,14 @@ def max_diff(a, b):
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
-def test_gradient_mix_two_processes_stay_identical(tmp_path):
-    (p0, h0), (p1, h1) = run(tmp_path, "--ga", "2", "--steps", "4", "--dropout", "0.1", procs=2)
+@pytest.mark.parametrize("source", ["oracle_pool", "batch_split"])
+def test_gradient_mix_two_processes_stay_identical(tmp_path, source):
+    (p0, h0), (p1, h1) = run(tmp_path, "--ga", "2", "--steps", "4", "--dropout", "0.1", "--surgery_source", source, procs=2)
     assert max_diff(p0, p1) == 0.0
+    if source == "batch_split":
+        # Each process holds its own language batches; both split every micro-batch and end identical.
+        assert len(h0) == len(h1) == 8
+        return
     assert len(h0) == 7  # 4 optimizer steps over 7 micro-batches (the epoch ends on a partial window)
     assert [(e["step"], e["micro_step"], e["lang"], e["rows"]) for e in h0] == [
         (e["step"], e["micro_step"], e["lang"], e["rows"]) for e in h1
