@@ -3,6 +3,7 @@
 Builders depend only on their arguments, so a fresh process builds the very same rows.
 """
 
+import functools
 import zlib
 
 import numpy as np
@@ -95,6 +96,7 @@ def xnli_split(lang, split, n):
                               "label": labels}, features=features)
 
 
+@functools.lru_cache(maxsize=None)  # datasets are immutable: build once per process
 def hub_table(n_train=60, n_dev=30, n_test=20):
     """(path, config) -> DatasetDict in the Hub schemas, for a few languages of each source."""
     table = {}

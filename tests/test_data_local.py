@@ -225,3 +225,27 @@ def test_wrong_format_for_task(tmp_path):
     write(tmp_path / "de" / "train.conllu", CONLLU)
     with pytest.raises(DataError, match="CoNLL-U files carry UPOS tags"):
         load_language("ner", "de", data_dir=tmp_path)
+
+
+def test_jsonl_integer_tags_with_label_names_and_mixed_types(tmp_path):
+    write(tmp_path / "en" / "train.jsonl", '{"tokens": ["a", "b"], "tags": [1, 0]}\n')
+    dd = load_language("ner", "en", data_dir=tmp_path, label_names=WIKIANN_TAGS)
+    assert tag_strings(dd["train"]) == [["B-PER", "O"]]
+    write(tmp_path / "en" / "train.jsonl", '{"tokens": ["a", "b"], "tags": [1, 9]}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl:1: tag 9 is not in label_names"):
+        load_language("ner", "en", data_dir=tmp_path, label_names=WIKIANN_TAGS)
+    write(tmp_path / "en" / "train.jsonl", '{"premise": "a", "label": 1}\n{"premise": "b", "label": "neutral"}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl: the rows do not form one table"):
+        load_language("xnli", "en", data_dir=tmp_path)
+
+
+def test_rows_without_gold_label_are_dropped_and_counted(tmp_path, caplog):
+    features = Features({"premise": Value("string"), "hypothesis": Value("string"),
+                         "label": ClassLabel(names=XNLI_LABELS)})
+    ds = Dataset.from_dict({"premise": ["a", "b", "c"], "hypothesis": ["x", "y", "z"], "label": [0, -1, 2]},
+                           features=features)
+    DatasetDict(test=ds).save_to_disk(str(tmp_path / "de"))
+    with caplog.at_level(logging.INFO):
+        test = load_language("xnli", "de", data_dir=tmp_path)["test"]
+    assert test["premise"] == ["a", "c"] and test["label"] == [0, 2]
+    assert "dropped 1 rows with label -1" in caplog.text

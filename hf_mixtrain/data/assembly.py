@@ -1,6 +1,7 @@
 """The data each of the six methods trains, selects and evaluates on, assembled from per-language splits."""
 
 import logging
+import numbers
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -99,7 +100,7 @@ def assemble(task: str, data: dict, *, source: str = "en", targets, k: int, seed
     if source in targets:
         logger.info("source language %r removed from the targets", source)
         targets.remove(source)
-    if method != "zero-shot" and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+    if method != "zero-shot" and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
         raise DataError(f"method {method!r} needs k >= 1 shots per target, got k={k!r} (only zero-shot takes k=0)")
 
     absent = [lang for lang in [source] + targets if lang not in data]

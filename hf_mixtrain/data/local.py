@@ -208,10 +208,10 @@ def _read_split(task: str, lang: str, paths: list, label_names) -> list:
             part = read_conll(path)
             _strip_language_prefix(part, lang, path)
         if label_names is not None and task in TOKEN_TASKS:
-            allowed = set(label_names)
+            allowed = set(label_names) | set(range(len(label_names)))  # names, or indices into them
             for row in part:
                 for i, tag in enumerate(row["tags"]):
-                    if tag not in allowed:
+                    if tag not in allowed or isinstance(tag, bool):
                         line = row["lines"][i] if "lines" in row else row["line"]
                         raise DataError(f"{path}:{line}: tag {tag!r} is not in label_names {list(label_names)}; "
                                         f"add it to label_names or fix the file")
@@ -244,12 +244,16 @@ def load_local(task: str, lang: str, data_dir, *, label_names=None) -> DatasetDi
             for row in rows:
                 row.pop("lines", None)
                 row.pop("line", None)
-            if task in TOKEN_TASKS:
-                splits[split] = Dataset.from_dict({"tokens": [r["tokens"] for r in rows],
-                                                   "tags": [r["tags"] for r in rows]})
-            else:
-                splits[split] = Dataset.from_list(rows)
             origin[split] = ", ".join(str(p) for p in paths)
+            try:
+                if task in TOKEN_TASKS:
+                    splits[split] = Dataset.from_dict({"tokens": [r["tokens"] for r in rows],
+                                                       "tags": [r["tags"] for r in rows]})
+                else:
+                    splits[split] = Dataset.from_list(rows)
+            except (TypeError, ValueError) as err:  # pyarrow's ArrowInvalid/ArrowTypeError derive from these
+                raise DataError(f"{origin[split]}: the rows do not form one table ({err}); every line must give "
+                                f"each field the same type (e.g. labels all strings or all integers)") from None
     if not splits:
         raise DataError(f"{folder}: no train, validation or test split found")
     names = collect_label_names(task, splits.values(), label_names, where=str(folder))
