@@ -103,10 +103,10 @@ def test_unknown_hub_dataset_and_task():
         load_language("sentiment", "en")
 
 
-def test_unreachable_hub_says_to_use_data_dir():
-    # no fake: conftest set HF_HUB_OFFLINE=1, so the real datasets.load_dataset fails at once
+def test_unreachable_hub_says_to_use_data_dir(tmp_path):
+    # no fake: conftest set HF_HUB_OFFLINE=1 and the cache is empty, so the real datasets.load_dataset fails at once
     with pytest.raises(DataError, match=r"could not load unimelb-nlp/wikiann config 'sw'.*data_dir="):
-        load_language("ner", "sw")
+        load_language("ner", "sw", cache_dir=str(tmp_path))
 
 
 def test_hub_rows_with_mismatched_lengths_name_the_row(monkeypatch):

@@ -123,13 +123,15 @@ def read_jsonl(path, task: str) -> list:
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg}); write one JSON object per line") from None
+                raise DataError(
+                    f"{path}:{number}: not valid JSON ({err.msg}); write one JSON object per line") from None
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
             obj = _resolve_aliases(task, obj)
             missing = [key for key in REQUIRED[task] if key not in obj]
             if missing:
-                raise DataError(f"{path}:{number}: missing key(s) {missing}; the {task!r} schema needs {list(REQUIRED[task])}")
+                raise DataError(
+                    f"{path}:{number}: missing key(s) {missing}; the {task!r} schema needs {list(REQUIRED[task])}")
             if task in TOKEN_TASKS and len(obj["tokens"]) != len(obj["tags"]):
                 raise DataError(
                     f"{path}:{number}: {len(obj['tokens'])} tokens but {len(obj['tags'])} tags; every token needs "
