@@ -16,7 +16,8 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     and offsets behave as with a real subword tokenizer.
     """
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
-    vocab = SPECIALS + WORDS + chars + ["##" + c for c in string.ascii_lowercase + string.digits]
+    # dict.fromkeys: "a" is a word and a letter; a duplicate would leave an id past len(tokenizer).
+    vocab = list(dict.fromkeys(SPECIALS + WORDS + chars + ["##" + c for c in string.ascii_lowercase + string.digits]))
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
