@@ -153,3 +153,99 @@ class MixTrainingArguments(TrainingArguments):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be a positive number of rows, or None.")
+
+
+@dataclass
+class ModelArguments:
+    """Which model and tokenizer the task scripts fine-tune."""
+
+    model_name_or_path: str = field(
+        default=None,
+        metadata={"help": "Hub id or local path of the pretrained encoder (default: the paper's model for the task)."},
+    )
+    config_name: Optional[str] = field(default=None, metadata={"help": "Config name or path, if not the model's."})
+    tokenizer_name: Optional[str] = field(default=None, metadata={"help": "Tokenizer name or path, if not the model's."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Where Hub downloads are stored."})
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Freeze the word embeddings (they dominate a multilingual encoder's size; useful on CPU)."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Which languages, shots and data the task scripts use, and how the two-stage methods adapt."""
+
+    benchmark: Optional[str] = field(
+        default=None,
+        metadata={"help": "A named preset wiring model and data together, e.g. offline-pos (see README)."},
+    )
+    data_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "Local data: one folder per language code (see hf_mixtrain.data). Default: the Hub."},
+    )
+    hub_dataset: Optional[str] = field(
+        default=None, metadata={"help": "Which Hub dataset to load (e.g. wikiann or xtreme for NER)."}
+    )
+    target_languages: Optional[str] = field(
+        default=None,
+        metadata={"help": "Comma-separated target language codes. Default: the task's language list in the paper."},
+    )
+    k_shot: int = field(default=10, metadata={"help": "Shots per target language (K)."})
+    shot_unit: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "sentences (NER/POS default, the authors), labels (every label at least K times, Zhao et al. "
+            "2021), per_class (XNLI default), questions (QA default) or windows (QA: K windows, the authors)."
+        },
+    )
+    shot_seed: Optional[int] = field(default=None, metadata={"help": "Seed of the K-shot draw. Default: --seed."})
+    allow_fewer: bool = field(
+        default=False, metadata={"help": "Take all a language has when its pool is smaller than K (logged)."}
+    )
+    selection: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Checkpoint selection of the (last) training stage: source-dev, target-dev or last. Default: the "
+            "paper's per method (source-dev for one-model methods, target-dev for ord-fs-dev, last otherwise).",
+            "choices": ["source-dev", "target-dev", "last"],
+        },
+    )
+    max_seq_length: Optional[int] = field(default=None, metadata={"help": "Maximum tokens per sequence (or window)."})
+    doc_stride: int = field(default=128, metadata={"help": "QA: overlap between windows of a long context."})
+    label_all_tokens: bool = field(
+        default=False, metadata={"help": "NER/POS: label every sub-token, not only a word's first one."}
+    )
+    max_train_samples: Optional[int] = field(
+        default=None, metadata={"help": "Keep only the first N source training rows (for quick runs)."}
+    )
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N rows of each dev set."})
+    max_test_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N test rows per language."})
+    adapt_learning_rate: Optional[float] = field(
+        default=None,
+        metadata={"help": "Learning rate of the target-adapting stage (ord-fs, ord-fs-dev, mix-ft). Default: --learning_rate."},
+    )
+    adapt_num_train_epochs: float = field(
+        default=10.0, metadata={"help": "Epochs over the K shots in the target-adapting stage."}
+    )
+    adapt_batch_size: Optional[int] = field(
+        default=None,
+        metadata={"help": "Batch size of the target-adapting stage. Default: --per_device_train_batch_size."},
+    )
+    source_model_cache_dir: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Where source-trained models are cached for the two-stage methods and zero-shot, one per model, "
+            "task, seed and training settings. Default: $HF_MIXTRAIN_CACHE/source_models (~/.cache/hf_mixtrain)."
+        },
+    )
+    save_adapted_models: bool = field(
+        default=False, metadata={"help": "ord-fs/ord-fs-dev: also save each target language's model."}
+    )
+
+    @property
+    def targets(self) -> Optional[list]:
+        if not self.target_languages:
+            return None
+        return [code for code in self.target_languages.replace(" ", ",").split(",") if code]
+
