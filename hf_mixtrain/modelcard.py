@@ -414,8 +414,11 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
                 role = "target (zero-shot)" if zero_shot else "target"
             else:
                 role = "evaluated only (zero-shot)"
-            rows.append({"lang": lang, "role": role, "cells": [f"{scores[m]:.2f}" if m in scores else "-" for m in metrics]})
-    average = info.average
+            rows.append({"name": f"`{lang}`", "role": role, "cells": [f"{scores[m]:.2f}" if m in scores else "-" for m in metrics]})
+        average = info.average
+        if average:
+            cells = [f"**{average[m]:.2f}**" if m in average else "" for m in metrics]
+            rows.append({"name": "**Average (targets)**", "role": "", "cells": cells})
 
     surgery = info.method == "gradient-mix"
     oracle_include_source = (
@@ -444,7 +447,6 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
         setup_rows=[(name, _format(value)) for name, value in setup],
         metric_names=[METRIC_NAMES.get(m, m) for m in metrics],
         results_rows=rows,
-        average_values=[f"**{average[m]:.2f}**" if m in average else "" for m in metrics] if average else None,
         command=info.command,
         usage=_USAGE[info.task].replace("MODEL_ID", _py_string(model_id)),
     )

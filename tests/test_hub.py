@@ -169,7 +169,7 @@ def test_card_text_method_setup_command_and_citation():
     text = build_model_card(info, mix_args("/tmp/unused")).text
     method = section(text, "Method")
     assert "g <- g - min(0, g.o / ||o||^2) * o" in method
-    assert "one language is drawn at random" in method and "with\nprobability 0.1 per batch" in method
+    assert "one language is drawn at random" in method and "(with probability 0.1 per batch)" in method
     assert "Xu & Murray, Findings of NAACL 2022" in method and "arXiv:2204.13869" in method
     citation = section(text, "Citation")
     assert "```bibtex\n@inproceedings{xu-murray-2022-por," in citation and 'eprint = "2204.13869"' in citation
