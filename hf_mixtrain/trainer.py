@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import re
 from collections import Counter
 from functools import partial
 from typing import Any, Optional
@@ -16,6 +18,7 @@ from transformers import Trainer
 from transformers.trainer_utils import get_last_checkpoint, seed_worker
 
 from .arguments import MixTrainingArguments
+from .modelcard import CARD_NAME, TASKS, ModelCardInfo, build_model_card, labels_from_config
 from .samplers import LanguageBatchSampler
 from .surgery import project_conflicting
 
@@ -368,13 +371,6 @@ class GradientMixTrainer(Trainer):
         os.replace(tmp, path)
         return path
 
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        if self.args.method == "gradient-mix":
-            checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            if os.path.isdir(checkpoint):
-                self.save_surgery_history(checkpoint)
-
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         if resume_from_checkpoint is True:
             resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
@@ -392,6 +388,129 @@ class GradientMixTrainer(Trainer):
         return super().train(
             resume_from_checkpoint=resume_from_checkpoint, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval, **kwargs
         )
+
+    # ---- model card and Hub -------------------------------------------------------------------------------
+
+    # What the model card says about this run (task, languages, K, seeds, test results, command); the task
+    # scripts set it. While it is None, the stock transformers card is written.
+    card_info: Optional[ModelCardInfo] = None
+
+    def build_model_card(self, **changes):
+        """This run's `huggingface_hub.ModelCard`: `card_info` with `changes` (ModelCardInfo fields) applied.
+
+        Fills what the trainer knows and `card_info` leaves unset: the label names from the model config's
+        `id2label`, the Hub repository (`hub_model_id`) for the usage snippet and the model name, and the
+        training arguments for the training-setup table.
+        """
+        if self.card_info is None:
+            raise ValueError("card_info is not set: assign trainer.card_info = hf_mixtrain.ModelCardInfo(...) first.")
+        info = dataclasses.replace(self.card_info, **changes)
+        filled = {}
+        repo_id = self.hub_model_id or self.args.hub_model_id
+        if info.model_id is None and repo_id:
+            filled["model_id"] = repo_id
+        if info.model_name is None and repo_id:
+            filled["model_name"] = repo_id.split("/")[-1]
+        if info.labels is None and TASKS[info.task].labelled:
+            labels = labels_from_config(getattr(self.accelerator.unwrap_model(self.model), "config", None))
+            if labels and all(re.fullmatch(r"LABEL_\d+", label) for label in labels):
+                logger.warning(
+                    "The model config's id2label holds only the default names (%s, ...): pipelines will output them. "
+                    "Build the model with id2label/label2id from the dataset's label names.",
+                    labels[0],
+                )
+            filled["labels"] = labels
+        if filled:
+            info = dataclasses.replace(info, **filled)
+        return build_model_card(info, training_args=self.args)
+
+    def save_model_card(self, output_dir: Optional[str] = None, **changes) -> str:
+        """Write this run's card as `README.md` in `output_dir` (default `args.output_dir`), atomically."""
+        output_dir = output_dir or self.args.output_dir
+        card = self.build_model_card(**changes)
+        os.makedirs(output_dir, exist_ok=True)
+        path = os.path.join(output_dir, CARD_NAME)
+        tmp = path + ".tmp"
+        card.save(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def create_model_card(
+        self,
+        language=None,
+        license=None,
+        tags=None,
+        model_name=None,
+        finetuned_from=None,
+        tasks=None,
+        dataset_tags=None,
+        dataset=None,
+        dataset_args=None,
+        **kwargs,
+    ):
+        """Write the model card to `output_dir/README.md` (called by `push_to_hub`).
+
+        With `card_info` set, hf-mixtrain's multilingual card: `license` and `finetuned_from` replace
+        `card_info.license` / `card_info.base_model`, `tags` and `dataset` are added to its tags and datasets, and
+        `model_name` (the repository name from `push_to_hub`) is used when `card_info.model_name` is unset.
+        `language`, `tasks`, `dataset_tags` and `dataset_args` are ignored with a warning: `card_info.languages`
+        and `card_info.task` define them. Without `card_info`, the stock transformers card.
+        """
+        if self.card_info is None:
+            return super().create_model_card(
+                language=language,
+                license=license,
+                tags=tags,
+                model_name=model_name,
+                finetuned_from=finetuned_from,
+                tasks=tasks,
+                dataset_tags=dataset_tags,
+                dataset=dataset,
+                dataset_args=dataset_args,
+                **kwargs,
+            )
+        if not self.is_world_process_zero():
+            return None
+        ignored = dict(language=language, tasks=tasks, dataset_tags=dataset_tags, dataset_args=dataset_args, **kwargs)
+        ignored = sorted(name for name, value in ignored.items() if value is not None)
+        if ignored:
+            logger.warning(
+                "create_model_card ignores %s: card_info defines the card's languages, task and datasets.", ", ".join(ignored)
+            )
+        info, changes = self.card_info, {}
+        if license is not None:
+            changes["license"] = license
+        if finetuned_from is not None:
+            changes["base_model"] = finetuned_from
+        if model_name is not None and info.model_name is None:
+            changes["model_name"] = model_name
+        if tags:
+            changes["tags"] = self._merged(info.tags, tags)
+        if dataset:
+            changes["datasets"] = self._merged(info.datasets, dataset)
+        return self.save_model_card(self.args.output_dir, **changes)
+
+    def save_model(self, output_dir: Optional[str] = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call=_internal_call)
+        # Every saved model carries its surgery history and card, checkpoints included: `_save_checkpoint` saves
+        # through here before `_push_from_checkpoint` uploads the folder, and resume reads the history back.
+        output_dir = output_dir or self.args.output_dir
+        if self.args.method == "gradient-mix":
+            self.save_surgery_history(output_dir)
+        if self.card_info is not None and self.args.should_save:
+            self.save_model_card(output_dir)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        # The stock push during training uploads `output_dir` (the checkpoint's weights copied there) without
+        # writing a card to it: write ours first, so the repository shows a card from the first push.
+        if self.card_info is not None and self.is_world_process_zero():
+            self.save_model_card(self.args.output_dir)
+        super()._push_from_checkpoint(checkpoint_folder)
+
+    @staticmethod
+    def _merged(existing, extra) -> list[str]:
+        extra = [extra] if isinstance(extra, str) else list(extra)
+        return list(existing) + [item for item in extra if item not in existing]
 
 
 def summarize_surgery(events: list[dict[str, Any]]) -> dict[str, float]:
