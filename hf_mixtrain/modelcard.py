@@ -200,9 +200,10 @@ class ModelCardInfo:
                 ", ".join(f"{v:g}" for v in values[:5]),
             )
         if self.results and not (self.eval_dataset or self.datasets):
-            raise ValueError(
-                "results need the test sets' dataset id for the model-index entries: set eval_dataset= (or datasets=) "
-                "to the Hub id, e.g. 'unimelb-nlp/wikiann'."
+            # Local data has no Hub id to cite: the text keeps the results table, the metadata has no model-index.
+            logger.warning(
+                "The model card's results have no test-set dataset id (local data?): they appear in the card's text "
+                "but not as model-index entries. Set eval_dataset= (or datasets=) to a Hub id to add them."
             )
 
     @property
@@ -369,7 +370,7 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
     )
     if not base_is_hub_id:
         logger.info("base_model %r is not a Hub id; it is named in the card text but left out of the metadata.", info.base_model)
-    results = eval_results(info)
+    results = eval_results(info) if (info.eval_dataset or info.datasets) else []
     card_data = ModelCardData(
         language=list(info.languages),
         license=info.license,
