@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -34,6 +33,8 @@ from transformers import AutoConfig, AutoTokenizer, set_seed
 
 from .arguments import DataArguments, MixTrainingArguments, ModelArguments
 from .data import PAPER_LANGUAGES, MixedData, assemble, load_languages, sample_rows
+from .data.hub import hub_config, resolve_source
+from .modelcard import ModelCardInfo, training_command
 from .presets import default_selection
 from .tasks import Task, get_task
 from .trainer import GradientMixTrainer
@@ -213,6 +214,7 @@ def train_stage(
     train: Dataset,
     *,
     name: str,
+    card: Optional[ModelCardInfo] = None,
     oracle: Optional[dict] = None,
     selection_examples: Optional[Dataset] = None,
     selection_features: Optional[Dataset] = None,
@@ -238,6 +240,7 @@ def train_stage(
         oracle_datasets=oracle,
         language_ids=exp.language_ids,
     )
+    trainer.card_info = card  # checkpoints saved during training carry the card
     result = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
     trainer.log_metrics("train", result.metrics)
     trainer.train_metrics = result.metrics
@@ -330,8 +333,18 @@ def source_model(exp: Experiment, model_args: ModelArguments, data_args: DataArg
 # ---- the methods ----------------------------------------------------------------------------------------------
 
 
-def run_method(task_name: str, model_args: ModelArguments, data_args: DataArguments, args: MixTrainingArguments) -> dict:
-    """Run `args.method` end to end: train its stages, evaluate every language on its test split, write results."""
+def run_method(
+    task_name: str,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    args: MixTrainingArguments,
+    command: Optional[str] = None,
+) -> dict:
+    """Run `args.method` end to end: train its stages, evaluate every language on its test split, write results.
+
+    `command` is the command line recorded in run.json and the model card (default: this process's argv).
+    """
+    command = command or training_command()
     method = args.method
     if args.push_to_hub and method in ("ord-fs", "ord-fs-dev"):
         raise ValueError(f"{method} trains one model per target language; --push_to_hub is for one-model methods.")
@@ -343,6 +356,7 @@ def run_method(task_name: str, model_args: ModelArguments, data_args: DataArgume
         )
     exp = prepare(task_name, model_args, data_args, args)
     metric = exp.task.metric_key
+    card = card_info(exp, model_args, data_args, args, command)
     results: dict[str, float] = {}
     os.makedirs(args.output_dir, exist_ok=True)
 
@@ -356,7 +370,7 @@ def run_method(task_name: str, model_args: ModelArguments, data_args: DataArgume
         if method == "gradient-mix" and args.surgery_source == "oracle_pool":
             oracle = {exp.mixed.source: exp.source_train, **exp.shots}
         trainer = train_stage(
-            exp, load_model(exp, model_args), stage, exp.train, name=method, oracle=oracle,
+            exp, load_model(exp, model_args), stage, exp.train, name=method, card=card, oracle=oracle,
             selection_examples=exp.mixed.source_dev if dev is not None else None, selection_features=dev,
         )
         results.update(_evaluate_all(exp, trainer, exp.mixed.languages))
@@ -370,7 +384,7 @@ def run_method(task_name: str, model_args: ModelArguments, data_args: DataArgume
             stage = _adapt_args(args, data_args, args.output_dir, selection, metric, len(shots))
             dev = exp.source_dev if selection == "source-dev" else None
             trainer = train_stage(
-                exp, load_model(exp, model_args, source_path), stage, shots, name="mix-ft: all targets",
+                exp, load_model(exp, model_args, source_path), stage, shots, name="mix-ft: all targets", card=card,
                 selection_examples=exp.mixed.source_dev if dev is not None else None, selection_features=dev,
             )
             results.update(_evaluate_all(exp, trainer, exp.mixed.languages))
@@ -396,7 +410,18 @@ def run_method(task_name: str, model_args: ModelArguments, data_args: DataArgume
                     _release(trainer)
 
     results.update(_averages(results, exp.mixed.targets, metric))
-    _finish(exp, trainer, results, model_args, data_args, args, save_model=method not in ("ord-fs", "ord-fs-dev"))
+    one_model = method not in ("ord-fs", "ord-fs-dev")
+    if one_model:
+        metrics = {}
+        for key, value in results.items():
+            lang, name = key.split("_", 2)[1:]
+            if lang != "avg":
+                metrics.setdefault(lang, {})[name] = value
+        configs = dict(card.dataset_configs)
+        if card.datasets:
+            configs.update({lang: hub_config(task_name, card.datasets[0], lang) for lang in metrics})
+        trainer.card_info = dataclasses.replace(card, results=metrics, dataset_configs=configs)
+    _finish(exp, trainer, results, model_args, data_args, args, command, save_model=one_model)
     return results
 
 
@@ -417,6 +442,29 @@ def _adapt_args(args, data_args: DataArguments, output_dir: str, selection: str,
     if selection != "last":
         kwargs.update(eval_strategy="steps", eval_steps=per_epoch)  # once per epoch: few shots overfit fast
     return stage_args(args, output_dir, selection, metric, **kwargs)
+
+
+def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArguments, args: MixTrainingArguments, command: str) -> ModelCardInfo:
+    """What the model card says about this run; its results are filled in after testing."""
+    trained_on = [exp.mixed.source] if args.method == "zero-shot" else exp.mixed.languages
+    datasets, configs = [], {}
+    if data_args.data_dir is None:
+        source = resolve_source(exp.task.name, data_args.hub_dataset)
+        datasets = [source]
+        configs = {lang: hub_config(exp.task.name, source, lang) for lang in trained_on}
+    return ModelCardInfo(
+        task=exp.task.name,
+        base_model=model_args.model_name_or_path,
+        languages=trained_on,
+        source_language=exp.mixed.source,
+        method=args.method,
+        k_shot=None if args.method == "zero-shot" else data_args.k_shot,
+        seeds=[args.seed],
+        datasets=datasets,
+        dataset_configs=configs,
+        command=command,
+        hyperparameters={"max_seq_length": data_args.max_seq_length, "shot_unit": exp.mixed.unit, "selection": data_args.selection},
+    )
 
 
 def _evaluation_trainer(exp: Experiment, model, args: MixTrainingArguments) -> TaskTrainer:
@@ -448,7 +496,7 @@ def _averages(results: dict, targets: list, metric: str) -> dict:
     return out
 
 
-def _finish(exp, trainer, results, model_args, data_args, args, save_model: bool) -> None:
+def _finish(exp, trainer, results, model_args, data_args, args, command: str, save_model: bool) -> None:
     """Save the model, metrics and run description (main process only), print the table, push if asked."""
     run = {
         "task": exp.task.name,
@@ -461,14 +509,12 @@ def _finish(exp, trainer, results, model_args, data_args, args, save_model: bool
         "metric": exp.task.metric_key,
         "model": model_args.model_name_or_path,
         "benchmark": data_args.benchmark,
-        "command": " ".join(["python"] + sys.argv),
+        "command": command,
         "average_excludes_source": True,
     }
     if trainer.is_world_process_zero():
         if save_model:
             trainer.save_model(args.output_dir)
-        if args.method == "gradient-mix":
-            trainer.save_surgery_history(args.output_dir)
         train_metrics = getattr(trainer, "train_metrics", {}) or {}
         _write_json(os.path.join(args.output_dir, "test_results.json"), results)
         _write_json(os.path.join(args.output_dir, "all_results.json"), {**train_metrics, **results})

@@ -18,12 +18,14 @@ from transformers import set_seed
 
 from hf_mixtrain.cli import parse_script_args, setup_logging
 from hf_mixtrain.methods import run_method
+from hf_mixtrain.modelcard import training_command
 
 TASK = "xnli"
 logger = logging.getLogger(__name__)
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     model_args, data_args, training_args = parse_script_args(TASK, argv)
     setup_logging(training_args)
     logger.warning(
@@ -34,7 +36,8 @@ def main(argv=None):
     set_seed(training_args.seed)
     # Load the languages, draw the K-shot sets, train the method's stages, evaluate every language's test split,
     # and write test_results.json / all_results.json (and push the model if --push_to_hub).
-    return run_method(TASK, model_args, data_args, training_args)
+    command = training_command([f"run_scripts/run_{TASK}.py", *argv])
+    return run_method(TASK, model_args, data_args, training_args, command=command)
 
 
 if __name__ == "__main__":

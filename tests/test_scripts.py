@@ -141,3 +141,22 @@ def test_script_argument_errors(tiny_model_dir, tmp_path, monkeypatch):
         script("ner").main(argv("ner", "ord-fs", tiny_model_dir, tmp_path / "o", tmp_path / "c", push_to_hub=True))
     with pytest.raises(ValueError, match="(?i)unknown language|valid"):
         script("ner").main(argv("ner", "naive-mix", tiny_model_dir, tmp_path / "o", tmp_path / "c", target_languages="de,xx"))
+
+
+def test_push_to_hub_from_the_script(tiny_model_dir, tmp_path, monkeypatch):
+    from huggingface_hub import ModelCard
+    from hub_fake import install
+
+    install_fake_hub(monkeypatch)
+    hub = install(monkeypatch)
+    extra = dict(push_to_hub=True, hub_model_id="user/tiny-ner-mix", hub_strategy="checkpoint", save_strategy="steps", save_steps=2)
+    results = script("ner").main(argv("ner", "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra))
+    repo = hub.repos["user/tiny-ner-mix"]
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "surgery_history.jsonl"} <= set(repo)
+    assert "last-checkpoint/README.md" in repo and "last-checkpoint/surgery_history.jsonl" in repo
+    card = ModelCard(repo["README.md"].decode())
+    assert card.data.language == ["en", "de", "sw"]
+    entries = {(r.dataset_config, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert entries[("sw", "f1")] == pytest.approx(results["test_sw_f1"])
+    assert "--method gradient-mix" in card.text and "pipeline(" in card.text
+    assert json.loads(repo["config.json"])["id2label"]["1"] == "B-PER"

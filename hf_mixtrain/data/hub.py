@@ -75,7 +75,8 @@ def hub_languages(task: str, hub_dataset: str = None) -> list:
     return list(XNLI_LANGUAGES)
 
 
-def _config(task: str, source: str, lang: str) -> str:
+def hub_config(task: str, source: str, lang: str) -> str:
+    """The Hub config name holding `lang` for `task` in `source` (e.g. "PAN-X.de", "udpos.German")."""
     if task == "ner":
         return lang if source == "unimelb-nlp/wikiann" else f"PAN-X.{lang}"
     if task == "pos":
@@ -113,7 +114,7 @@ def load_hub(task: str, lang: str, hub_dataset: str = None, *, label_names=None,
     """
     source = resolve_source(task, hub_dataset)
     check_hub_language(task, lang, hub_languages(task, source), source)
-    config = _config(task, source, lang)
+    config = hub_config(task, source, lang)
     try:
         raw = load_hub_dataset(source, config, **load_kwargs)
     except DataError:
