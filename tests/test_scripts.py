@@ -58,7 +58,8 @@ def argv(task, method, model, out, cache, **extra):
     }
     out = []
     for key, value in args.items():
-        out += [f"--{key}", "true" if value is True else str(value)]
+        if value is not None:  # None: leave the script's default
+            out += [f"--{key}", "true" if value is True else str(value)]
     return out
 
 
@@ -160,3 +161,13 @@ def test_push_to_hub_from_the_script(tiny_model_dir, tmp_path, monkeypatch):
     assert entries[("sw", "f1")] == pytest.approx(results["test_sw_f1"])
     assert "--method gradient-mix" in card.text and "pipeline(" in card.text
     assert json.loads(repo["config.json"])["id2label"]["1"] == "B-PER"
+
+
+@pytest.mark.parametrize("task", ["ner", "pos", "qa", "xnli"])
+def test_readme_local_file_examples(task, tiny_model_dir, tmp_path):
+    """The example files README's local-data section uses (examples/data/<task>/<lang>/...) run through the scripts."""
+    data_dir = os.path.join(ROOT, "examples", "data", task)
+    extra = {"data_dir": data_dir, "target_languages": "de", "max_train_samples": None, "max_test_samples": None}
+    args = argv(task, "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra)
+    results = script(task).main(args)
+    assert set(results) >= {f"test_en_{METRIC[task]}", f"test_de_{METRIC[task]}", f"test_avg_{METRIC[task]}"}
