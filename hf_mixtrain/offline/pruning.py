@@ -144,6 +144,7 @@ def _check_same_tokens(full_tok, pruned_tok, texts: list, new_id: dict[int, int]
 
 @torch.no_grad()
 def _hidden(model, tokenizer, texts: list, max_length: int = 128) -> list[torch.Tensor]:
+    max_length = min(max_length, model.config.max_position_embeddings)
     out = []
     for text in texts:
         split = not isinstance(text, str)
