@@ -20,7 +20,7 @@ from transformers import (
 
 from hf_mixtrain.offline.e5 import UnigramReference, dequantize_q4_0, read_e5
 from hf_mixtrain.offline.encoder import bert_config, bert_state_dict, check_vocabularies, convert_e5
-from hf_mixtrain.offline.pruning import pruned_tokenizer_json, prune_model_dir
+from hf_mixtrain.offline.pruning import prune_model_dir, pruned_tokenizer_json, used_piece_ids
 
 # ---------------------------------------------------------------- Q4_0
 
@@ -307,6 +307,13 @@ def test_pruning_keeps_the_lowest_score_so_unknown_characters_cost_the_same(tmp_
     without = tmp_path / "without-min.json"
     without.write_text(json.dumps(pruned_tokenizer_json(tok_json, keep_without_min)))
     assert Tokenizer.from_file(str(without)).encode("ab").ids == [0, 6, 3, 2]  # <s> ▁a <unk> </s>
+
+
+def test_used_pieces_ignore_truncation_left_on_the_tokenizer(tmp_path):
+    full = _tiny_model_dir(tmp_path)
+    tok = AutoTokenizer.from_pretrained(full)
+    tok(["abc cab bc"], truncation=True, max_length=3, padding="max_length")  # leaves state on the backend
+    assert {tok.convert_ids_to_tokens(i) for i in used_piece_ids(tok, ["abc cab bc"])} == {"▁abc", "▁c", "ab", "▁", "bc"}
 
 
 def test_pruned_tokenizer_json_renumbers_specials_and_post_processor():
