@@ -160,3 +160,25 @@ def test_cache_root_default_and_env(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_MIXTRAIN_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert assets.cache_root() == tmp_path / ".cache" / "hf_mixtrain"
+
+
+def test_partial_folders_of_killed_builds_are_cleaned(wheel_artifact, tmp_path):
+    art, src = wheel_artifact
+    packages = tmp_path / "cache" / "packages"
+    old, recent = packages / ".partial-pkg-1.0-killed", packages / ".partial-pkg-1.0-running"
+    for folder in (old, recent):
+        (folder / "out").mkdir(parents=True)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    fetch(art, cache_dir=tmp_path / "cache", source_dir=src)
+    assert not old.exists()
+    assert recent.exists()  # may belong to a build still running
+
+
+def test_download_keeps_a_verified_copy_and_rejects_a_wrong_one(wheel_artifact, tmp_path, monkeypatch):
+    art, src = wheel_artifact
+    monkeypatch.setattr(assets, "_download", lambda *a: pytest.fail("must not download a file already there"))
+    assert assets.download(art, src) == src / art.filename
+    (src / art.filename).write_bytes(b"not the wheel")
+    with pytest.raises(ChecksumError, match="expected: " + art.sha256):
+        assets.download(art, src)

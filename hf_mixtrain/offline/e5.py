@@ -44,10 +44,14 @@ def dequantize_q4_0(data: bytes | memoryview | np.ndarray, n_values: int | None 
     if raw.size % Q4_BLOCK_BYTES:
         raise ValueError(f"Q4_0 data of {raw.size} bytes is not a whole number of {Q4_BLOCK_BYTES}-byte blocks")
     blocks = raw.view(_Q4_BLOCK)
-    d = blocks["d"].astype(np.float32)[:, None]
     qs = blocks["qs"]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int8) - 8
-    out = (q.astype(np.float32) * d).reshape(-1)
+    q = np.empty((len(blocks), QK), dtype=np.int8)
+    np.bitwise_and(qs, 0x0F, out=q[:, : QK // 2], casting="unsafe")
+    np.right_shift(qs, 4, out=q[:, QK // 2 :], casting="unsafe")
+    q -= 8
+    out = q.astype(np.float32)
+    out *= blocks["d"].astype(np.float32)[:, None]
+    out = out.reshape(-1)
     if n_values is not None:
         if n_values != out.size:
             raise ValueError(f"expected {n_values} values, the Q4_0 data holds {out.size}")
@@ -120,7 +124,8 @@ def read_e5(path: str | Path | bytes) -> E5Model:
     offsets = np.frombuffer(c.bytes(4 * (n_pieces + 1)), dtype="<u4")
     scores = np.frombuffer(c.bytes(4 * n_pieces), dtype="<f4").copy()
     blob = bytes(c.bytes(blob_len))
-    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    off = offsets.tolist()
+    pieces = [blob[off[i] : off[i + 1]].decode("utf-8") for i in range(n_pieces)]
 
     n_norm, norm_bytes = c.take("iI")
     nm = _Cursor(c.bytes(norm_bytes))
