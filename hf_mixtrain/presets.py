@@ -80,6 +80,75 @@ def default_selection(task: str, method: str) -> str:
     return SELECTION_DEFAULTS[method]
 
 
+# Offline benchmarks (built from PyPI by hf_mixtrain.offline): which script runs them, and training settings sized for
+# a 2-core CPU. The model, data folder and languages come from the build. See README "Offline benchmark".
+BENCHMARK_SETTINGS: dict[str, tuple[str, dict]] = {
+    "offline-pos": (
+        "pos",
+        dict(
+            learning_rate=3e-4,
+            num_train_epochs=2,
+            per_device_train_batch_size=16,
+            gradient_accumulation_steps=1,
+            max_seq_length=128,
+            freeze_embeddings=True,
+            eval_strategy="epoch",
+            eval_steps=None,
+            adapt_num_train_epochs=10,
+            adapt_batch_size=8,
+        ),
+    ),
+    "offline-polarity": (
+        "xnli",
+        dict(
+            learning_rate=3e-4,
+            num_train_epochs=1,
+            per_device_train_batch_size=16,
+            gradient_accumulation_steps=1,
+            max_seq_length=128,
+            freeze_embeddings=True,
+            eval_strategy="epoch",
+            eval_steps=None,
+            adapt_num_train_epochs=10,
+            adapt_batch_size=8,
+        ),
+    ),
+    "offline-ner": (
+        "ner",
+        dict(
+            learning_rate=3e-4,
+            num_train_epochs=3,
+            per_device_train_batch_size=16,
+            gradient_accumulation_steps=1,
+            max_seq_length=128,
+            freeze_embeddings=True,
+            eval_strategy="epoch",
+            eval_steps=None,
+            adapt_num_train_epochs=10,
+            adapt_batch_size=8,
+        ),
+    ),
+}
+
+
 def benchmark_settings(name: str, task: str) -> dict:
-    """Settings of a named benchmark preset (model, data, languages, training sizes) for `task`'s script."""
-    raise ValueError(f"Unknown benchmark {name!r}.")
+    """The arguments a `--benchmark` preset sets for `task`'s script, building its assets first if needed.
+
+    The build is idempotent: once built (about 1-2 minutes the first time), it only re-verifies the cached files.
+    The cache is `$HF_MIXTRAIN_CACHE` or `~/.cache/hf_mixtrain`.
+    """
+    if name not in BENCHMARK_SETTINGS:
+        raise ValueError(f"Unknown benchmark {name!r}; choose one of {', '.join(BENCHMARK_SETTINGS)}.")
+    bench_task, settings = BENCHMARK_SETTINGS[name]
+    if bench_task != task:
+        raise ValueError(f"{name} is a {bench_task} benchmark: run it with run_scripts/run_{bench_task}.py.")
+    from .offline import build_benchmark
+
+    paths = build_benchmark(name)
+    return dict(
+        settings,
+        model_name_or_path=paths.model_name_or_path,
+        data_dir=paths.data_dir,
+        source_language=paths.source_lang,
+        target_languages=",".join(paths.target_langs),
+    )
