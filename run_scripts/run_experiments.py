@@ -22,7 +22,7 @@ if os.path.isdir(os.path.join(ROOT, "hf_mixtrain")) and ROOT not in sys.path:
     sys.path.insert(0, ROOT)  # run from a checkout without installing
 
 from hf_mixtrain.arguments import METHODS  # noqa: E402
-from hf_mixtrain.sweep import plan_runs, run_argv, run_sweep  # noqa: E402
+from hf_mixtrain.sweep import check_script_args, plan_runs, run_argv, run_sweep  # noqa: E402
 
 TASKS = ("ner", "pos", "qa", "xnli")
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def main(argv=None):
     task = args.task or (benchmark_task(args.benchmark) if args.benchmark else None)
     if task is None:
         raise SystemExit("Give --task (ner, pos, qa, xnli) or a --benchmark.")
+    check_script_args(script_args)
     if args.benchmark:
         script_args = ["--benchmark", args.benchmark] + script_args
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)

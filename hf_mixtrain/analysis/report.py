@@ -67,8 +67,8 @@ def check_runs(records: list[RunRecord], languages: Optional[list] = None) -> li
             extra = sorted(set(r.targets) - set(reference.targets))
             missing = sorted(set(reference.targets) - set(r.targets))
             raise ValueError(
-                f"{r.run_dir} and {reference.run_dir} have different target languages (the first lacks "
-                f"{missing or 'none'}, has extra {extra or 'none'}), so their averages are not comparable. Use the "
+                f"Runs with different target languages: {r.run_dir} lacks {missing or 'none'} and has extra "
+                f"{extra or 'none'} compared with {reference.run_dir}, so their averages are not comparable. Use the "
                 "same --target_languages in every run, or report the common ones with --languages "
                 f"{','.join(sorted(set(r.targets) & set(reference.targets)))}."
             )

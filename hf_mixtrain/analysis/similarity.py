@@ -232,8 +232,7 @@ def plot_heatmaps(matrices: dict, languages: list, path: str, order: str = "give
     labels = [languages[i] for i in index]
     off = [m[np.triu_indices(len(m), 1)] for m in matrices.values()]
     top = max([float(v.max()) for v in off if v.size] + [1e-6])
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     from matplotlib.colors import ListedColormap
 
     grey = ListedColormap(["lightgrey"])
