@@ -115,6 +115,15 @@ def test_report_files(tmp_path):
     assert not any(name.startswith(".tmp-") for name in os.listdir(report_dir))
 
 
+def test_report_cli(tmp_path, capsys):
+    sweep = str(tmp_path)
+    hand_made_sweep(sweep)
+    analysis_main(["report", "--sweep_dir", sweep, "--no_plots", "--languages", "de", "--output_dir", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert "mean accuracy over the 1 target languages (de;" in out and "| Zero-Shot (`zero-shot`) | 80.00 ± 2.00 (n=3) | - |" in out
+    assert not any(name.endswith(".png") for name in os.listdir(tmp_path / "r"))
+
+
 def test_top_gains_hand_made():
     from hf_mixtrain.analysis.store import RunRecord
 

@@ -57,12 +57,17 @@ def test_plan_puts_source_training_first_and_zero_shot_once_per_seed():
         plan_runs(["naive-mix"], [0], [1])
 
 
-def test_script_arguments_the_sweep_owns_are_refused(tmp_path):
+def test_script_arguments_the_sweep_owns_are_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="--seed is set by the sweep.*--seeds"):
         run_sweep("pos", str(tmp_path), ["naive-mix"], [1], [1], ["--seed", "3"], in_process=True)
     main = experiments_script().main
     with pytest.raises(ValueError, match="--output_dir is set by the sweep"):
         main(["--task", "pos", "--sweep_dir", str(tmp_path), "--output_dir=x", "--dry_run"])
+    main(["--task", "pos", "--sweep_dir", str(tmp_path), "--methods", "zero-shot,naive-mix", "--k_shots", "5",
+          "--seeds", "1", "--dry_run", "--max_train_samples", "8"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["zero-shot K=0 seed=1", "naive-mix K=5 seed=1"]
+    assert "to run" in lines[1] and "--max_train_samples 8" in lines[1] and "--k_shot 5 --seed 1" in lines[1]
     assert experiments_script().benchmark_task("my-offline-ner") == "ner"
     with pytest.raises(ValueError, match="pass --task"):
         experiments_script().benchmark_task("mystery")
