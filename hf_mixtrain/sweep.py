@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from tqdm.auto import tqdm
+
 from .analysis.files import write_json
 from .analysis.store import is_complete, write_index
 from .arguments import METHODS
@@ -273,8 +275,6 @@ def run_sweep(
     plan = plan_runs(methods, k_shots, seeds)
     _check_settings(sweep_dir, task, script, script_args)
     summary = SweepSummary()
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=len(plan), unit="run", disable=not progress, dynamic_ncols=True)
     try:
         for run in plan:

@@ -323,3 +323,13 @@ def test_similarity_cli_writes_heatmap_and_csv(tmp_path, monkeypatch, capsys):
     assert summary["before"]["pairs"] == 3
     assert (out / "similarity.png").read_bytes()[:8] == PNG
     assert "language pairs conflict" in capsys.readouterr().out
+
+
+def test_plots_without_matplotlib_say_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hand_made_sweep(str(tmp_path))
+    with pytest.raises(ImportError, match=r"hf-mixtrain\[plots\].*--no_plots"):
+        write_report(str(tmp_path))
+    assert os.path.isfile(write_report(str(tmp_path), plots=False)["report.md"])

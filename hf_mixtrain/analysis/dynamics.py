@@ -155,13 +155,15 @@ def plot_conflict_rate(runs: dict, path: str, window: Optional[int] = None, titl
     """Rolling conflict rate (share of surgeries with g.o < 0) over the run, one line per run label."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
+    windows = set()
     for label, events in runs.items():
         if events:
+            windows.add(_window(len(events), window))
             rates = rolling_mean([float(conflicts(e)) for e in events], _window(len(events), window))
             ax.plot([e["step"] for e in events], rates, label=label)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("conflict rate (rolling)")
+    ax.set_ylabel(f"conflict rate (last {'/'.join(map(str, sorted(windows)))} surgeries)")
     ax.set_title(title or "share of surgeries with g.o < 0", fontsize=9)
     ax.legend(fontsize=7)
     return save_figure(fig, path)

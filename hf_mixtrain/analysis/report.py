@@ -279,6 +279,9 @@ def write_report(
         "",
         summary_markdown(report),
     ]
+    if plots:
+        paths["methods_by_k.png"] = plot_methods_by_k(report, os.path.join(output_dir, "methods_by_k.png"))
+        sections += ["", "![methods by K](methods_by_k.png)"]
     missing = [r for r in report.summary if r["missing_seeds"]]
     if missing:
         sections += ["", "Missing seeds: " + "; ".join(
@@ -303,9 +306,6 @@ def write_report(
     sections += ["", "## Per language", "", "Mean across seeds of each language's test score."]
     for k in sorted({r["k"] for r in report.summary if r["k"] > 0}) or [0]:
         sections += ["", f"### K={k}", "", language_markdown(report, k)]
-    if plots:
-        paths["methods_by_k.png"] = plot_methods_by_k(report, os.path.join(output_dir, "methods_by_k.png"))
-        sections[5:5] = ["", "![methods by K](methods_by_k.png)"]
     if dynamics:
         text, files = sweep_dynamics(records, output_dir, plots=plots)
         if text:
