@@ -175,3 +175,27 @@ def test_kill_9_loses_only_the_run_in_progress(tiny_model_dir, tmp_path):
     assert {(r.method, r.seed) for r in scan_runs(str(sweep))} == {("naive-mix", 1), ("naive-mix", 2)}
     with open(second / "run.json") as f:
         assert json.load(f)["seed"] == 2
+
+
+def test_failed_runs_stop_the_sweep_or_are_skipped_with_keep_going(tiny_model_dir, tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
+    args = ["--model_name_or_path", tiny_model_dir, "--target_languages", "xx", *TRAINING]  # no such language
+    with pytest.raises(RuntimeError, match="naive-mix K=2 seed=1 failed .exit code 1.*finished runs are skipped"):
+        run_sweep("pos", str(tmp_path / "a"), ["naive-mix"], [2], [1, 2], args, in_process=True, progress=False)
+    summary = run_sweep("pos", str(tmp_path / "b"), ["naive-mix"], [2], [1, 2], args, in_process=True,
+                        keep_going=True, progress=False)
+    assert summary.failed == ["naive-mix K=2 seed=1", "naive-mix K=2 seed=2"] and summary.finished == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+def test_a_run_locked_by_another_sweep_is_left_to_it(tmp_path):
+    import fcntl
+
+    sweep = tmp_path / "s"
+    (sweep / "naive-mix" / "k2").mkdir(parents=True)
+    with open(sweep / "naive-mix" / "k2" / "seed1.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        summary = run_sweep("pos", str(sweep), ["naive-mix"], [2], [1], ["--max_steps", "1"], in_process=True,
+                            progress=False)
+    assert summary.busy == ["naive-mix K=2 seed=1"] and summary.finished == [] and summary.failed == []
+    assert not (sweep / "naive-mix" / "k2" / "seed1").exists()
