@@ -15,27 +15,19 @@ _COMMON = dict(
     weight_decay=0.0,
     eval_steps=100,
 )
+_LARGE_TAGGING = dict(
+    _COMMON,
+    model_name_or_path="FacebookAI/xlm-roberta-large",
+    learning_rate=2e-5,
+    num_train_epochs=10,
+    max_seq_length=128,
+    per_device_train_batch_size=2,
+    gradient_accumulation_steps=16,
+    surgery_prob=1.0,
+)
 PAPER_SETTINGS: dict[str, dict] = {
-    "ner": dict(
-        _COMMON,
-        model_name_or_path="FacebookAI/xlm-roberta-large",
-        learning_rate=2e-5,
-        num_train_epochs=10,
-        max_seq_length=128,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=16,
-        surgery_prob=1.0,
-    ),
-    "pos": dict(
-        _COMMON,
-        model_name_or_path="FacebookAI/xlm-roberta-large",
-        learning_rate=2e-5,
-        num_train_epochs=10,
-        max_seq_length=128,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=16,
-        surgery_prob=1.0,
-    ),
+    "ner": _LARGE_TAGGING,
+    "pos": _LARGE_TAGGING,
     "xnli": dict(
         _COMMON,
         model_name_or_path="FacebookAI/xlm-roberta-base",
@@ -82,52 +74,21 @@ def default_selection(task: str, method: str) -> str:
 
 # Offline benchmarks (built from PyPI by hf_mixtrain.offline): which script runs them, and training settings sized for
 # a 2-core CPU. The model, data folder and languages come from the build. See README "Offline benchmark".
+_CPU = dict(
+    learning_rate=3e-4,
+    per_device_train_batch_size=16,
+    gradient_accumulation_steps=1,
+    max_seq_length=128,
+    freeze_embeddings=True,
+    eval_strategy="epoch",
+    eval_steps=None,
+    adapt_num_train_epochs=10,
+    adapt_batch_size=8,
+)
 BENCHMARK_SETTINGS: dict[str, tuple[str, dict]] = {
-    "offline-pos": (
-        "pos",
-        dict(
-            learning_rate=3e-4,
-            num_train_epochs=2,
-            per_device_train_batch_size=16,
-            gradient_accumulation_steps=1,
-            max_seq_length=128,
-            freeze_embeddings=True,
-            eval_strategy="epoch",
-            eval_steps=None,
-            adapt_num_train_epochs=10,
-            adapt_batch_size=8,
-        ),
-    ),
-    "offline-polarity": (
-        "xnli",
-        dict(
-            learning_rate=3e-4,
-            num_train_epochs=1,
-            per_device_train_batch_size=16,
-            gradient_accumulation_steps=1,
-            max_seq_length=128,
-            freeze_embeddings=True,
-            eval_strategy="epoch",
-            eval_steps=None,
-            adapt_num_train_epochs=10,
-            adapt_batch_size=8,
-        ),
-    ),
-    "offline-ner": (
-        "ner",
-        dict(
-            learning_rate=3e-4,
-            num_train_epochs=3,
-            per_device_train_batch_size=16,
-            gradient_accumulation_steps=1,
-            max_seq_length=128,
-            freeze_embeddings=True,
-            eval_strategy="epoch",
-            eval_steps=None,
-            adapt_num_train_epochs=10,
-            adapt_batch_size=8,
-        ),
-    ),
+    "offline-pos": ("pos", dict(_CPU, num_train_epochs=2)),
+    "offline-polarity": ("xnli", dict(_CPU, num_train_epochs=1)),
+    "offline-ner": ("ner", dict(_CPU, num_train_epochs=3)),
 }
 
 
