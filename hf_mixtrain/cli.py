@@ -58,3 +58,16 @@ def setup_logging(args: MixTrainingArguments) -> None:
     transformers.utils.logging.set_verbosity(level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+
+
+def end_distributed() -> None:
+    """Wait for every process, then tear the process group down.
+
+    A gloo or NCCL group left to interpreter exit can abort one rank ("terminate called without an active
+    exception") after the results are written, which turns a finished run into a failed launch.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -16,7 +16,7 @@ import sys
 
 from transformers import set_seed
 
-from hf_mixtrain.cli import parse_script_args, setup_logging
+from hf_mixtrain.cli import end_distributed, parse_script_args, setup_logging
 from hf_mixtrain.methods import run_method
 from hf_mixtrain.modelcard import training_command
 
@@ -37,7 +37,9 @@ def main(argv=None):
     # Load the languages, draw the K-shot sets, train the method's stages, evaluate every language's test split,
     # and write test_results.json / all_results.json (and push the model if --push_to_hub).
     command = training_command([f"run_scripts/run_{TASK}.py", *argv])
-    return run_method(TASK, model_args, data_args, training_args, command=command)
+    results = run_method(TASK, model_args, data_args, training_args, command=command)
+    end_distributed()
+    return results
 
 
 if __name__ == "__main__":
