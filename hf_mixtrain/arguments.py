@@ -12,6 +12,7 @@ from .surgery import SCOPES
 METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix")
 SURGERY_EVERY = ("micro_batch", "optimizer_step")
 SURGERY_SYNC = ("local", "global")
+SURGERY_SOURCES = ("oracle_pool", "batch_split")
 
 
 @dataclass
@@ -37,6 +38,18 @@ class MixTrainingArguments(TrainingArguments):
         metadata={
             "help": "Probability of surgery at each surgery point. The authors use 1.0 for NER/POS and 0.1 for "
             "XNLI and TyDiQA."
+        },
+    )
+    surgery_source: str = field(
+        default="oracle_pool",
+        metadata={
+            "help": "Where the gradient that g is projected against comes from. oracle_pool (the authors): an "
+            "extra forward+backward on an oracle batch of one randomly drawn language, o = its gradient, "
+            "g <- g - min(0, g.o/||o||^2) o; costs one extra pass over the oracle batch. batch_split: each batch "
+            "holds source rows and rows of one target language (language_batches); the two row groups are "
+            "passed separately, g_s <- g_s - min(0, g_s.g_t/||g_t||^2) g_t, and the update is the "
+            "row-weighted sum of g_s and g_t; the two passes together cost one ordinary step.",
+            "choices": list(SURGERY_SOURCES),
         },
     )
     surgery_scope: str = field(
@@ -83,6 +96,28 @@ class MixTrainingArguments(TrainingArguments):
             "per_device_train_batch_size) with K the largest target pool, the authors' rule."
         },
     )
+    language_batches: bool = field(
+        default=False,
+        metadata={
+            "help": "Build every training batch from source rows plus rows of ONE target language "
+            "(hf_mixtrain.samplers.LanguageBatchSampler). Needs a lang_id column. On by itself with "
+            "surgery_source=batch_split."
+        },
+    )
+    language_batch_target_rows: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "Target-language rows per language batch. None: the target share of the training set times "
+            "the batch size, rounded, at least 1."
+        },
+    )
+    language_temperature: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "How language batches choose their target language. None: uniformly. T > 0: with probability "
+            "proportional to pool size ** (1/T)."
+        },
+    )
     surgery_log_tensors: bool = field(
         default=False,
         metadata={"help": "Record every parameter tensor's cosine with the oracle gradient in surgery_history."},
@@ -95,13 +130,122 @@ class MixTrainingArguments(TrainingArguments):
             "surgery_scope": (self.surgery_scope, SCOPES),
             "surgery_every": (self.surgery_every, SURGERY_EVERY),
             "surgery_sync": (self.surgery_sync, SURGERY_SYNC),
+            "surgery_source": (self.surgery_source, SURGERY_SOURCES),
         }
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(allowed)}.")
         if not 0.0 <= self.surgery_prob <= 1.0:
             raise ValueError(f"surgery_prob={self.surgery_prob} must lie in [0, 1].")
-        for name in ("oracle_batch_size", "oracle_source_batch_size"):
+        if self.surgery_source == "batch_split" and self.method == "gradient-mix":
+            if self.surgery_every != "micro_batch":
+                raise ValueError(
+                    "surgery_source='batch_split' projects inside each micro-batch (its two row groups exist only "
+                    "there); set surgery_every='micro_batch'."
+                )
+            if self.surgery_sync != "local":
+                raise ValueError(
+                    "surgery_source='batch_split' supports surgery_sync='local' only: processes hold batches of "
+                    "different target languages, so there is no single global target gradient to project against."
+                )
+            self.language_batches = True
+        for name in ("oracle_batch_size", "oracle_source_batch_size", "language_batch_target_rows"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be a positive number of rows, or None.")
+
+
+@dataclass
+class ModelArguments:
+    """Which model and tokenizer the task scripts fine-tune."""
+
+    model_name_or_path: str = field(
+        default=None,
+        metadata={"help": "Hub id or local path of the pretrained encoder (default: the paper's model for the task)."},
+    )
+    config_name: Optional[str] = field(default=None, metadata={"help": "Config name or path, if not the model's."})
+    tokenizer_name: Optional[str] = field(default=None, metadata={"help": "Tokenizer name or path, if not the model's."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Where Hub downloads are stored."})
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Freeze the word embeddings (they dominate a multilingual encoder's size; useful on CPU)."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Which languages, shots and data the task scripts use, and how the two-stage methods adapt."""
+
+    benchmark: Optional[str] = field(
+        default=None,
+        metadata={"help": "A named preset wiring model and data together, e.g. offline-pos (see README)."},
+    )
+    data_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "Local data: one folder per language code (see hf_mixtrain.data). Default: the Hub."},
+    )
+    hub_dataset: Optional[str] = field(
+        default=None, metadata={"help": "Which Hub dataset to load (e.g. wikiann or xtreme for NER)."}
+    )
+    target_languages: Optional[str] = field(
+        default=None,
+        metadata={"help": "Comma-separated target language codes. Default: the task's language list in the paper."},
+    )
+    k_shot: int = field(default=10, metadata={"help": "Shots per target language (K)."})
+    shot_unit: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "sentences (NER/POS default, the authors), labels (every label at least K times, Zhao et al. "
+            "2021), per_class (XNLI default), questions (QA default) or windows (QA: K windows, the authors)."
+        },
+    )
+    shot_seed: Optional[int] = field(default=None, metadata={"help": "Seed of the K-shot draw. Default: --seed."})
+    allow_fewer: bool = field(
+        default=False, metadata={"help": "Take all a language has when its pool is smaller than K (logged)."}
+    )
+    selection: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Checkpoint selection of the (last) training stage: source-dev, target-dev or last. Default: the "
+            "paper's per method (source-dev for one-model methods, target-dev for ord-fs-dev, last otherwise).",
+            "choices": ["source-dev", "target-dev", "last"],
+        },
+    )
+    max_seq_length: Optional[int] = field(default=None, metadata={"help": "Maximum tokens per sequence (or window)."})
+    doc_stride: int = field(default=128, metadata={"help": "QA: overlap between windows of a long context."})
+    label_all_tokens: bool = field(
+        default=False, metadata={"help": "NER/POS: label every sub-token, not only a word's first one."}
+    )
+    max_train_samples: Optional[int] = field(
+        default=None, metadata={"help": "Keep only the first N source training rows (for quick runs)."}
+    )
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N rows of each dev set."})
+    max_test_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N test rows per language."})
+    adapt_learning_rate: Optional[float] = field(
+        default=None,
+        metadata={"help": "Learning rate of the target-adapting stage (ord-fs, ord-fs-dev, mix-ft). Default: --learning_rate."},
+    )
+    adapt_num_train_epochs: float = field(
+        default=10.0, metadata={"help": "Epochs over the K shots in the target-adapting stage."}
+    )
+    adapt_batch_size: Optional[int] = field(
+        default=None,
+        metadata={"help": "Batch size of the target-adapting stage. Default: --per_device_train_batch_size."},
+    )
+    source_model_cache_dir: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Where source-trained models are cached for the two-stage methods and zero-shot, one per model, "
+            "task, seed and training settings. Default: $HF_MIXTRAIN_CACHE/source_models (~/.cache/hf_mixtrain)."
+        },
+    )
+    save_adapted_models: bool = field(
+        default=False, metadata={"help": "ord-fs/ord-fs-dev: also save each target language's model."}
+    )
+
+    @property
+    def targets(self) -> Optional[list]:
+        if not self.target_languages:
+            return None
+        return [code for code in self.target_languages.replace(" ", ",").split(",") if code]
+

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import re
 from collections import Counter
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from transformers import Trainer
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import get_last_checkpoint, seed_worker
 
 from .arguments import MixTrainingArguments
+from .modelcard import CARD_NAME, TASKS, ModelCardInfo, build_model_card, labels_from_config
+from .samplers import LanguageBatchSampler
 from .surgery import project_conflicting
 
 logger = logging.getLogger(__name__)
@@ -44,11 +49,22 @@ class GradientMixTrainer(Trainer):
 
     Args:
         oracle_datasets: one tokenised dataset per language code (`{"en": ..., "de": ...}`): the pools oracle
-            batches are drawn from. Rows must be collatable by `data_collator`, like the training rows.
+            batches are drawn from. Rows must be collatable by `data_collator`, like the training rows. Needed by
+            `surgery_source="oracle_pool"`.
+        language_ids: `{language code: lang_id}` for the `lang_id` column of the rows; needed by language batches
+            and `surgery_source="batch_split"`.
         All other arguments are those of [`~transformers.Trainer`]; `args` must be a `MixTrainingArguments`.
     """
 
-    def __init__(self, model=None, args: Optional[MixTrainingArguments] = None, *, oracle_datasets=None, **kwargs):
+    def __init__(
+        self,
+        model=None,
+        args: Optional[MixTrainingArguments] = None,
+        *,
+        oracle_datasets=None,
+        language_ids: Optional[dict[str, int]] = None,
+        **kwargs,
+    ):
         if args is None:
             args = MixTrainingArguments(output_dir="trainer_output")
         if not isinstance(args, MixTrainingArguments):
@@ -62,6 +78,9 @@ class GradientMixTrainer(Trainer):
         # (transformers#47688). Declaring no loss kwargs restores the division by the accumulation count.
         self.model_accepts_loss_kwargs = False
         self.oracle_datasets = dict(oracle_datasets or {})
+        self.language_ids = dict(language_ids or {})
+        self._language_names = {i: lang for lang, i in self.language_ids.items()}
+        self._language_sampler: Optional[LanguageBatchSampler] = None
         self.surgery_history: list[dict[str, Any]] = []
         self._logged_events = 0
         self._micro_step = 0
@@ -69,6 +88,11 @@ class GradientMixTrainer(Trainer):
         self._params: Optional[list[torch.nn.Parameter]] = None
         if args.method == "gradient-mix":
             self._check_surgery_setup()
+        if args.language_batches and args.source_language not in self.language_ids:
+            raise ValueError(
+                f"language_batches (and surgery_source='batch_split') need language_ids={{code: lang_id}} naming the "
+                f"source language {args.source_language!r}, matching the lang_id column of the training rows."
+            )
 
     # ---- setup -------------------------------------------------------------------------------------------
 
@@ -82,6 +106,8 @@ class GradientMixTrainer(Trainer):
                 "or DDP via `accelerate launch` / `torchrun` (multi-GPU or multi-CPU), with fp16/bf16 and gradient "
                 "accumulation. Remove the DeepSpeed/FSDP config, or use method='naive-mix'."
             )
+        if args.surgery_source == "batch_split":
+            return
         if not self.oracle_datasets:
             raise ValueError(
                 "method='gradient-mix' needs oracle_datasets={language: tokenised dataset}: the per-language pools "
@@ -170,10 +196,13 @@ class GradientMixTrainer(Trainer):
         # optimizer step, or before each projection with surgery_sync="global"), so that the surgery acts on a
         # well-defined gradient and every process ends the step with the same one.
         with self.accelerator.no_sync(model):
-            loss = super().training_step(model, inputs, num_items_in_batch)
             synced = not self._distributed
-            if self.args.surgery_every == "micro_batch" or last_micro:
-                synced = self._surgery(model, micro) or synced
+            if self.args.surgery_source == "batch_split":
+                loss = self._batch_split_step(model, inputs, micro)
+            else:
+                loss = super().training_step(model, inputs, num_items_in_batch)
+                if self.args.surgery_every == "micro_batch" or last_micro:
+                    synced = self._surgery(model, micro) or synced
             if last_micro and not synced:
                 self._all_reduce_grads()
         return loss
@@ -226,6 +255,88 @@ class GradientMixTrainer(Trainer):
         self.surgery_history.append(event)
         return global_sync
 
+    def _batch_split_step(self, model, inputs, micro: int) -> torch.Tensor:
+        """One micro-batch as two passes, source rows and target rows, with the target gradient as the oracle."""
+        args = self.args
+        lang_ids = inputs.get(LANG_ID_COLUMN)
+        if lang_ids is None:
+            raise ValueError("surgery_source='batch_split' needs a lang_id column in the training rows.")
+        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
+        if rng.random() >= args.surgery_prob:
+            return super().training_step(model, inputs)
+        is_source = torch.as_tensor(lang_ids) == self.language_ids[args.source_language]
+        if bool(is_source.all()) or not bool(is_source.any()):
+            raise ValueError(
+                "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
+                f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
+            )
+        parts = {"target": _select_rows(inputs, ~is_source), "source": _select_rows(inputs, is_source)}
+        counts = {name: _loss_items(part) for name, part in parts.items()}
+        weights = {name: n / sum(counts.values()) for name, n in counts.items()}
+        target_ids = torch.as_tensor(parts["target"][LANG_ID_COLUMN]).unique().tolist()
+
+        params = self._surgery_params
+        running = [p.grad for p in params]
+        grads, losses = {}, {}
+        for name, part in parts.items():
+            for p in params:
+                p.grad = None
+            # Each part's loss is its own mean; the weights below restore the mean over the whole batch.
+            losses[name] = super().training_step(model, part)
+            grads[name] = [p.grad for p in params]
+        record = project_conflicting(grads["source"], grads["target"], scope=args.surgery_scope)
+        for p, r, g_s, g_t in zip(params, running, grads["source"], grads["target"]):
+            p.grad = _weighted_sum([(g_s, weights["source"]), (g_t, weights["target"]), (r, 1.0)])
+        names = [self._language_names.get(i, str(i)) for i in target_ids]
+        self.surgery_history.append(
+            {
+                "step": self.state.global_step,
+                "micro_step": micro,
+                "lang": names[0] if len(names) == 1 else "+".join(names),
+                "rows": int((~is_source).sum()),
+                "dot": record.dot,
+                "cosine": record.cosine,
+                "projected": record.projected,
+                "num_projected": record.num_projected,
+            }
+        )
+        return weights["source"] * losses["source"] + weights["target"] * losses["target"]
+
+    def get_train_dataloader(self):
+        if not self.args.language_batches:
+            return super().get_train_dataloader()
+        if self.train_dataset is None:
+            raise ValueError("Trainer: training requires a train_dataset.")
+        args = self.args
+        dataset = self._remove_unused_columns(self.train_dataset, description="training")
+        if LANG_ID_COLUMN not in dataset.column_names:
+            raise ValueError("language_batches needs a lang_id column in train_dataset (each row's language id).")
+        lang_ids = np.asarray(dataset[LANG_ID_COLUMN])
+        source_id = self.language_ids[args.source_language]
+        target_rows = args.language_batch_target_rows
+        if target_rows is None:
+            share = float(np.mean(lang_ids != source_id))
+            target_rows = int(min(max(round(share * self._train_batch_size), 1), self._train_batch_size - 1))
+        self._language_sampler = LanguageBatchSampler(
+            lang_ids,
+            source_id,
+            batch_size=self._train_batch_size,
+            target_rows=target_rows,
+            seed=args.data_seed if args.data_seed is not None else args.seed,
+            temperature=args.language_temperature,
+            drop_last=args.dataloader_drop_last,
+        )
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=self._language_sampler,
+            collate_fn=self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+            worker_init_fn=partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
+        )
+        return self.accelerator.prepare(loader)
+
     def _param_names(self) -> dict[int, str]:
         return {id(p): name for name, p in self.model.named_parameters()}
 
@@ -260,13 +371,6 @@ class GradientMixTrainer(Trainer):
         os.replace(tmp, path)
         return path
 
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        if self.args.method == "gradient-mix":
-            checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            if os.path.isdir(checkpoint):
-                self.save_surgery_history(checkpoint)
-
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         if resume_from_checkpoint is True:
             resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
@@ -285,6 +389,129 @@ class GradientMixTrainer(Trainer):
             resume_from_checkpoint=resume_from_checkpoint, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval, **kwargs
         )
 
+    # ---- model card and Hub -------------------------------------------------------------------------------
+
+    # What the model card says about this run (task, languages, K, seeds, test results, command); the task
+    # scripts set it. While it is None, the stock transformers card is written.
+    card_info: Optional[ModelCardInfo] = None
+
+    def build_model_card(self, **changes):
+        """This run's `huggingface_hub.ModelCard`: `card_info` with `changes` (ModelCardInfo fields) applied.
+
+        Fills what the trainer knows and `card_info` leaves unset: the label names from the model config's
+        `id2label`, the Hub repository (`hub_model_id`) for the usage snippet and the model name, and the
+        training arguments for the training-setup table.
+        """
+        if self.card_info is None:
+            raise ValueError("card_info is not set: assign trainer.card_info = hf_mixtrain.ModelCardInfo(...) first.")
+        info = dataclasses.replace(self.card_info, **changes)
+        filled = {}
+        repo_id = self.hub_model_id or self.args.hub_model_id
+        if info.model_id is None and repo_id:
+            filled["model_id"] = repo_id
+        if info.model_name is None and repo_id:
+            filled["model_name"] = repo_id.split("/")[-1]
+        if info.labels is None and TASKS[info.task].labelled:
+            labels = labels_from_config(getattr(self.accelerator.unwrap_model(self.model), "config", None))
+            if labels and all(re.fullmatch(r"LABEL_\d+", label) for label in labels):
+                logger.warning(
+                    "The model config's id2label holds only the default names (%s, ...): pipelines will output them. "
+                    "Build the model with id2label/label2id from the dataset's label names.",
+                    labels[0],
+                )
+            filled["labels"] = labels
+        if filled:
+            info = dataclasses.replace(info, **filled)
+        return build_model_card(info, training_args=self.args)
+
+    def save_model_card(self, output_dir: Optional[str] = None, **changes) -> str:
+        """Write this run's card as `README.md` in `output_dir` (default `args.output_dir`), atomically."""
+        output_dir = output_dir or self.args.output_dir
+        card = self.build_model_card(**changes)
+        os.makedirs(output_dir, exist_ok=True)
+        path = os.path.join(output_dir, CARD_NAME)
+        tmp = path + ".tmp"
+        card.save(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def create_model_card(
+        self,
+        language=None,
+        license=None,
+        tags=None,
+        model_name=None,
+        finetuned_from=None,
+        tasks=None,
+        dataset_tags=None,
+        dataset=None,
+        dataset_args=None,
+        **kwargs,
+    ):
+        """Write the model card to `output_dir/README.md` (called by `push_to_hub`).
+
+        With `card_info` set, hf-mixtrain's multilingual card: `license` and `finetuned_from` replace
+        `card_info.license` / `card_info.base_model`, `tags` and `dataset` are added to its tags and datasets, and
+        `model_name` (the repository name from `push_to_hub`) is used when `card_info.model_name` is unset.
+        `language`, `tasks`, `dataset_tags` and `dataset_args` are ignored with a warning: `card_info.languages`
+        and `card_info.task` define them. Without `card_info`, the stock transformers card.
+        """
+        if self.card_info is None:
+            return super().create_model_card(
+                language=language,
+                license=license,
+                tags=tags,
+                model_name=model_name,
+                finetuned_from=finetuned_from,
+                tasks=tasks,
+                dataset_tags=dataset_tags,
+                dataset=dataset,
+                dataset_args=dataset_args,
+                **kwargs,
+            )
+        if not self.is_world_process_zero():
+            return None
+        ignored = dict(language=language, tasks=tasks, dataset_tags=dataset_tags, dataset_args=dataset_args, **kwargs)
+        ignored = sorted(name for name, value in ignored.items() if value is not None)
+        if ignored:
+            logger.warning(
+                "create_model_card ignores %s: card_info defines the card's languages, task and datasets.", ", ".join(ignored)
+            )
+        info, changes = self.card_info, {}
+        if license is not None:
+            changes["license"] = license
+        if finetuned_from is not None:
+            changes["base_model"] = finetuned_from
+        if model_name is not None and info.model_name is None:
+            changes["model_name"] = model_name
+        if tags:
+            changes["tags"] = self._merged(info.tags, tags)
+        if dataset:
+            changes["datasets"] = self._merged(info.datasets, dataset)
+        return self.save_model_card(self.args.output_dir, **changes)
+
+    def save_model(self, output_dir: Optional[str] = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call=_internal_call)
+        # Every saved model carries its surgery history and card, checkpoints included: `_save_checkpoint` saves
+        # through here before `_push_from_checkpoint` uploads the folder, and resume reads the history back.
+        output_dir = output_dir or self.args.output_dir
+        if self.args.method == "gradient-mix":
+            self.save_surgery_history(output_dir)
+        if self.card_info is not None and self.args.should_save:
+            self.save_model_card(output_dir)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        # The stock push during training uploads `output_dir` (the checkpoint's weights copied there) without
+        # writing a card to it: write ours first, so the repository shows a card from the first push.
+        if self.card_info is not None and self.is_world_process_zero():
+            self.save_model_card(self.args.output_dir)
+        super()._push_from_checkpoint(checkpoint_folder)
+
+    @staticmethod
+    def _merged(existing, extra) -> list[str]:
+        extra = [extra] if isinstance(extra, str) else list(extra)
+        return list(existing) + [item for item in extra if item not in existing]
+
 
 def summarize_surgery(events: list[dict[str, Any]]) -> dict[str, float]:
     """Conflict rate, mean cosine and per-language counts over surgery events (keys prefixed `surgery/`)."""
@@ -297,6 +524,43 @@ def summarize_surgery(events: list[dict[str, Any]]) -> dict[str, float]:
     }
     for lang, count in sorted(Counter(e["lang"] for e in events).items()):
         out[f"surgery/count_{lang}"] = float(count)
+    return out
+
+
+def _select_rows(inputs: dict[str, Any], mask: torch.Tensor) -> dict[str, Any]:
+    """The rows of a collated batch where `mask` is True, with right padding that only those rows had trimmed."""
+    size = mask.shape[0]
+    part = {k: v[mask.to(v.device)] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == size else v for k, v in inputs.items()}
+    attention = part.get("attention_mask")
+    if attention is not None and attention.dim() == 2:
+        length = int(attention.sum(dim=1).max())
+        if length < attention.shape[1] and not bool(attention[:, length:].any()):
+            width = attention.shape[1]
+            part = {
+                k: v[:, :length].contiguous() if torch.is_tensor(v) and v.dim() >= 2 and v.shape[1] == width else v
+                for k, v in part.items()
+            }
+    return part
+
+
+def _loss_items(part: dict[str, Any]) -> int:
+    """How many terms a mean-reduced loss averages over: labelled positions, else rows (QA, start/end per row)."""
+    labels = part.get("labels")
+    if labels is not None:
+        return int((labels != -100).sum())
+    return int(next(v.shape[0] for v in part.values() if torch.is_tensor(v) and v.dim() > 0))
+
+
+def _weighted_sum(terms: list[tuple[Optional[torch.Tensor], float]]) -> Optional[torch.Tensor]:
+    """sum(w * t) over the tensors present, written into the first one present (no new gradient buffer)."""
+    present = [(t, w) for t, w in terms if t is not None]
+    if not present:
+        return None
+    out, w0 = present[0]
+    if w0 != 1.0:
+        out.mul_(w0)
+    for t, w in present[1:]:
+        out.add_(t, alpha=w)
     return out
 
 

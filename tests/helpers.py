@@ -16,7 +16,8 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     and offsets behave as with a real subword tokenizer.
     """
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
-    vocab = SPECIALS + WORDS + chars + ["##" + c for c in string.ascii_lowercase + string.digits]
+    # dict.fromkeys: "a" is a word and a letter; a duplicate would leave an id past len(tokenizer).
+    vocab = list(dict.fromkeys(SPECIALS + WORDS + chars + ["##" + c for c in string.ascii_lowercase + string.digits]))
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -78,3 +79,21 @@ def tiny_token_model(seed=0, dropout=0.0, num_labels=3, vocab_size=64):
 
     torch.manual_seed(seed)
     return BertForTokenClassification(tiny_config(vocab_size=vocab_size, dropout=dropout, num_labels=num_labels))
+
+
+def assert_label_maps(config, label_names):
+    """Assert a saved model config maps ids 0..n-1 to `label_names` (id2label) and back (label2id).
+
+    `config` is a config.json dict, or a directory or file path holding one. Pipelines print these names, so a
+    model built without id2label/label2id (default LABEL_0, LABEL_1, ...) fails here.
+    """
+    import json
+    import os
+
+    if not isinstance(config, dict):
+        path = os.path.join(config, "config.json") if os.path.isdir(config) else config
+        with open(path) as f:
+            config = json.load(f)
+    expected = {str(i): name for i, name in enumerate(label_names)}
+    assert config.get("id2label") == expected, f"id2label {config.get('id2label')} != {expected}"
+    assert config.get("label2id") == {name: i for i, name in enumerate(label_names)}, f"label2id {config.get('label2id')}"

@@ -31,9 +31,14 @@ def max_diff(a, b):
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
-def test_gradient_mix_two_processes_stay_identical(tmp_path):
-    (p0, h0), (p1, h1) = run(tmp_path, "--ga", "2", "--steps", "4", "--dropout", "0.1", procs=2)
+@pytest.mark.parametrize("source", ["oracle_pool", "batch_split"])
+def test_gradient_mix_two_processes_stay_identical(tmp_path, source):
+    (p0, h0), (p1, h1) = run(tmp_path, "--ga", "2", "--steps", "4", "--dropout", "0.1", "--surgery_source", source, procs=2)
     assert max_diff(p0, p1) == 0.0
+    if source == "batch_split":
+        # Each process holds its own language batches; both split every micro-batch and end identical.
+        assert len(h0) == len(h1) == 8
+        return
     assert len(h0) == 7  # 4 optimizer steps over 7 micro-batches (the epoch ends on a partial window)
     assert [(e["step"], e["micro_step"], e["lang"], e["rows"]) for e in h0] == [
         (e["step"], e["micro_step"], e["lang"], e["rows"]) for e in h1
@@ -60,3 +65,41 @@ def test_global_surgery_matches_one_process_with_the_same_global_batch(tmp_path,
     assert [e["projected"] for e in h0] == [e["projected"] for e in h]
     assert [e["cosine"] for e in h0] == pytest.approx([e["cosine"] for e in h], abs=1e-4)
     assert max_diff(p0, p) < 1e-5
+
+
+@pytest.mark.parametrize("method", ["naive-mix", "gradient-mix"])
+def test_task_script_under_accelerate_launch(tmp_path, method):
+    """The real `accelerate launch` command, two CPU processes (gloo), a task script end to end."""
+    from helpers import tiny_config, tiny_tokenizer
+    from test_scripts import argv as script_argv
+    from transformers import BertModel
+
+    model_dir = tmp_path / "model"
+    tokenizer = tiny_tokenizer()
+    BertModel(tiny_config(vocab_size=len(tokenizer)), add_pooling_layer=False).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    out, dump = tmp_path / "out", tmp_path / "dump"
+    args = script_argv("ner", method, str(model_dir), out, tmp_path / "cache", save_strategy="steps", save_steps=2)
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+        os.path.join(ROOT, "tests", "scripts", "launch_task.py"), "ner", str(dump), *args,
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    p0, p1 = (torch.load(dump / f"params_rank{r}.pt") for r in (0, 1))
+    assert max_diff(p0, p1) == 0.0
+    results = json.loads((out / "test_results.json").read_text())
+    assert {"test_en_f1", "test_de_f1", "test_sw_f1", "test_avg_f1"} <= set(results)
+    # Source-dev selection keeps the best checkpoint only (save_total_limit=1).
+    (checkpoint,) = out.glob("checkpoint-*")
+    assert (checkpoint / "rng_state_1.pth").exists() and (out / "model.safetensors").exists()
+    if method == "gradient-mix":
+        assert (out / "surgery_history.jsonl").exists()
+    writes = {r: (dump / f"writes_rank{r}.txt").read_text().split("\n") for r in (0, 1)}
+    in_output = {r: [w for w in writes[r] if w.startswith(str(out))] for r in (0, 1)}
+    assert any(w.endswith("test_results.json.tmp") for w in in_output[0])
+    assert any(w.endswith("model.safetensors") for w in in_output[0])
+    # Rank 1 writes nothing into the output folder but its own RNG state in each checkpoint (the Trainer's design).
+    assert all(os.path.basename(w) == "rng_state_1.pth" for w in in_output[1]), in_output[1]

@@ -7,7 +7,7 @@ from datasets import concatenate_datasets
 from helpers import synthetic_token_data, tiny_token_model
 from transformers import Trainer, TrainingArguments
 
-from hf_mixtrain import GradientMixTrainer, MixTrainingArguments, project_conflicting
+from hf_mixtrain import GradientMixTrainer, MixTrainingArguments
 
 EN, XX = 0, 1
 

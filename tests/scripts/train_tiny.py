@@ -26,6 +26,7 @@ def main():
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--surgery_sync", default="local")
     p.add_argument("--surgery_every", default="micro_batch")
+    p.add_argument("--surgery_source", default="oracle_pool")
     p.add_argument("--dropout", type=float, default=0.0)
     a = p.parse_args()
 
@@ -46,13 +47,14 @@ def main():
         method=a.method,
         surgery_sync=a.surgery_sync,
         surgery_every=a.surgery_every,
+        surgery_source=a.surgery_source,
         # Pinned: the default min(K, per-device batch size) differs between 1 and 2 processes.
         oracle_source_batch_size=4,
         logging_steps=1,
         seed=7,
     )
     model = tiny_token_model(dropout=a.dropout)
-    trainer = GradientMixTrainer(model=model, args=args, train_dataset=train, oracle_datasets={"en": en, "xx": xx})
+    trainer = GradientMixTrainer(model=model, args=args, train_dataset=train, oracle_datasets={"en": en, "xx": xx}, language_ids={"en": 0, "xx": 1})
     trainer.train()
     rank = args.process_index
     os.makedirs(a.out, exist_ok=True)

@@ -1,0 +1,112 @@
+"""`python -m hf_mixtrain.analysis {report,dynamics,similarity} ...`
+
+    report      the paper's tables, top gains, plots and conflict dynamics of a sweep, into <sweep_dir>/report/
+    dynamics    conflict tables and plots from one or more surgery_history.jsonl files (or gradient-mix run folders)
+    similarity  the per-language gradient cosine matrix at a checkpoint (and a second one to compare), heatmap + CSV;
+                every option it does not know is a task-script option (data, K, seed, max_seq_length, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def _report(args) -> None:
+    from .report import write_report
+
+    languages = [l for l in args.languages.split(",") if l] if args.languages else None
+    paths = write_report(args.sweep_dir, args.output_dir, languages=languages, top=args.top, plots=not args.no_plots,
+                         dynamics=not args.no_dynamics)
+    with open(paths["report.md"], encoding="utf-8") as f:
+        print(f.read())
+    print(f"Wrote {len(paths)} files into {os.path.dirname(paths['report.md'])}")
+
+
+def _dynamics(args) -> None:
+    from .dynamics import LANG_COLUMNS, _markdown_rows, language_conflicts, load_history, write_dynamics
+
+    runs = {path: load_history(path) for path in args.history}
+    paths = write_dynamics(runs, args.output_dir, prefix=args.prefix, plots=not args.no_plots, window=args.window)
+    pooled = [e for events in runs.values() for e in events]
+    print("\n".join(_markdown_rows(language_conflicts(pooled), LANG_COLUMNS)))
+    print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
+
+
+def _similarity(args, script_argv: list) -> None:
+    from ..cli import parse_script_args
+    from .similarity import checkpoint_similarity, write_similarity
+
+    checkpoints = [args.model_name_or_path] + ([args.compare_model_name_or_path] if args.compare_model_name_or_path else [])
+    labels = [l for l in (args.labels or "").split(",") if l] or (
+        ["before (naive-mix)", "after (gradient-mix)"] if len(checkpoints) == 2 else [os.path.basename(checkpoints[0].rstrip("/"))]
+    )
+    if len(labels) != len(checkpoints):
+        raise SystemExit(f"--labels names {len(labels)} matrices but {len(checkpoints)} checkpoint(s) were given.")
+    results = {}
+    for label, checkpoint in zip(labels, checkpoints):
+        model_args, data_args, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
+        results[label] = checkpoint_similarity(
+            args.task, model_args, data_args, training_args, source_rows=args.source_rows,
+            include_source=not args.no_source, batch_size=args.similarity_batch_size, work_dir=args.work_dir,
+        )
+    paths = write_similarity(results, args.output_dir, order=args.order, plots=not args.no_plots)
+    for label, result in results.items():
+        s = result.summary()
+        print(f"{label}: {s['negative_pairs']} of {s['pairs']} language pairs conflict; mean off-diagonal cosine "
+              f"{s['mean_off_diagonal']:.3f}" if s["pairs"] else f"{label}: a single language")
+    print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m hf_mixtrain.analysis", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("report", help="tables, gains, plots and conflict dynamics of a sweep", allow_abbrev=False)
+    r.add_argument("--sweep_dir", required=True)
+    r.add_argument("--output_dir", help="default: <sweep_dir>/report")
+    r.add_argument("--languages", help="comma-separated target languages to average over (default: the runs' targets)")
+    r.add_argument("--top", type=int, default=5, help="languages in the top-gains lists (default 5)")
+    r.add_argument("--no_plots", action="store_true", help="tables only (no matplotlib needed)")
+    r.add_argument("--no_dynamics", action="store_true", help="leave out the gradient-conflict section")
+
+    d = sub.add_parser("dynamics", help="conflict tables and plots from surgery histories", allow_abbrev=False)
+    d.add_argument("--history", nargs="+", required=True, help="surgery_history.jsonl files or gradient-mix run folders")
+    d.add_argument("--output_dir", required=True)
+    d.add_argument("--prefix", default="dynamics", help="file name prefix (default: dynamics)")
+    d.add_argument("--window", type=int, help="rolling window in surgeries (default: a tenth of the run, at most 50)")
+    d.add_argument("--no_plots", action="store_true")
+
+    s = sub.add_parser("similarity", help="gradient cosine matrix and heatmap at a checkpoint", allow_abbrev=False)
+    s.add_argument("--task", required=True, choices=["ner", "pos", "qa", "xnli"])
+    s.add_argument("--model_name_or_path", required=True, help="the checkpoint (e.g. a run folder of the sweep)")
+    s.add_argument("--compare_model_name_or_path",
+                   help="a second checkpoint on the same pools, e.g. naive-mix (before) vs gradient-mix (after)")
+    s.add_argument("--labels", help="comma-separated panel labels, one per checkpoint")
+    s.add_argument("--output_dir", required=True, help="where similarity*.csv, similarity_summary.json and the PNG go")
+    s.add_argument("--source_rows", type=int, help="rows of the source pool (default: the largest target pool)")
+    s.add_argument("--no_source", action="store_true", help="target languages only")
+    s.add_argument("--similarity_batch_size", type=int, default=32, help="rows per forward/backward pass (default 32)")
+    s.add_argument("--order", choices=["given", "clustered"], default="given", help="language order on the axes")
+    s.add_argument("--work_dir", help="where the per-language gradients are stored meanwhile (default: system temp)")
+    s.add_argument("--no_plots", action="store_true")
+    return p
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    logging.basicConfig(format="%(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    args, rest = parser().parse_known_args(argv)
+    if args.command == "similarity":
+        _similarity(args, rest)
+        return
+    if rest:
+        raise SystemExit(f"Unknown arguments for {args.command}: {' '.join(rest)}")
+    {"report": _report, "dynamics": _dynamics}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""Conflict dynamics of gradient-mix runs, from their `surgery_history.jsonl`.
+
+Each line of the history is one surgery: `step` (optimizer step), `micro_step`, `lang` (the oracle language),
+`dot` and `cosine` of the mixed-batch gradient g with the oracle gradient o (before projection), `projected`,
+`num_projected`, and with `--surgery_log_tensors` `tensor_cosines` ({parameter name: cosine of that tensor's g and
+o}).
+
+Definitions used in every table and plot:
+
+- a surgery CONFLICTS when g.o < 0 over all trainable parameters (`dot < 0`); the conflict rate is the share of
+  surgeries that conflict. With `--surgery_scope global` a surgery projects exactly when it conflicts; with
+  `per_tensor` it may project some tensors without a global conflict, so the projected rate is reported too.
+- per layer: parameter names are grouped into layers (`embeddings`, `layer <i>` for `...layer.<i>.`/`layers.<i>`/
+  `h.<i>`/`block.<i>`, `pooler`, `head` for the task head, else the name's first part); a layer's conflict rate
+  is the share of its (surgery, tensor) cosines that are negative, nan cosines (a zero gradient) left out.
+- rolling curves are trailing means over the last `window` surgeries, in the order the surgeries happened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import defaultdict
+from typing import Optional
+
+import numpy as np
+
+from .files import pyplot, save_figure, write_csv
+
+HISTORY_NAME = "surgery_history.jsonl"
+_LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)(?:\.|$)")
+_HEAD = ("classifier", "qa_outputs", "score", "lm_head", "head")
+
+
+def load_history(path: str) -> list[dict]:
+    """The surgery events of a history file, or of `<run_dir>/surgery_history.jsonl`, in the order they happened."""
+    if os.path.isdir(path):
+        path = os.path.join(path, HISTORY_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No surgery history at {path}: only gradient-mix runs write one (into their output_dir, with the model)."
+        )
+    events = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not a JSON line ({err}).") from err
+            missing = [key for key in ("step", "lang", "dot", "cosine") if key not in event]
+            if missing:
+                raise ValueError(f"{path}:{number}: a surgery event without {', '.join(missing)}.")
+            events.append(event)
+    return sorted(events, key=lambda e: (e["step"], e.get("micro_step", 0)))
+
+
+def conflicts(event: dict) -> bool:
+    return event["dot"] < 0
+
+
+def rolling_mean(values, window: int) -> np.ndarray:
+    """Trailing mean over the last `window` values (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    start = np.maximum(idx - window, 0)
+    return (sums[idx] - sums[start]) / (idx - start)
+
+
+def language_conflicts(events: list[dict]) -> list[dict]:
+    """Per oracle language (and `all`): surgeries, conflicts, conflict_rate, projected_rate, mean/min cosine."""
+    groups = defaultdict(list)
+    for e in events:
+        groups[e["lang"]].append(e)
+    rows = []
+    for lang, group in sorted(groups.items()) + [("all", events)]:
+        if not group:
+            continue
+        cosines = [e["cosine"] for e in group if e["cosine"] is not None and math.isfinite(e["cosine"])]
+        n_conflicts = sum(conflicts(e) for e in group)
+        rows.append(dict(
+            lang=lang, surgeries=len(group), conflicts=n_conflicts, conflict_rate=n_conflicts / len(group),
+            projected_rate=sum(bool(e.get("projected")) for e in group) / len(group),
+            mean_cosine=float(np.mean(cosines)) if cosines else None, min_cosine=min(cosines) if cosines else None,
+        ))
+    return rows
+
+
+def layer_of(name: str) -> str:
+    """The layer a parameter belongs to, for per-layer aggregation (see the module docstring)."""
+    match = _LAYER.search(name)
+    if match:
+        return f"layer {int(match.group(1))}"
+    parts = name.split(".")
+    if "embeddings" in parts or name.startswith(("embed", "wte", "wpe")) or ".embed" in name:
+        return "embeddings"
+    if "pooler" in parts:
+        return "pooler"
+    if any(part in _HEAD for part in parts):
+        return "head"
+    return parts[0] if parts[0] not in ("bert", "roberta", "model", "encoder") or len(parts) < 2 else parts[1]
+
+
+def _layer_key(layer: str):
+    if layer == "embeddings":
+        return (0, 0, layer)
+    if layer.startswith("layer "):
+        return (1, int(layer.split()[1]), layer)
+    return (2 if layer in ("pooler", "head") else 3, 0, layer)
+
+
+def layer_conflicts(events: list[dict]) -> list[dict]:
+    """Per layer: tensor cosines seen, negative ones, their share (conflict_rate) and mean; [] without tensor_cosines."""
+    groups = defaultdict(list)
+    for e in events:
+        for name, cos in (e.get("tensor_cosines") or {}).items():
+            if cos is not None and math.isfinite(cos):
+                groups[layer_of(name)].append(cos)
+    return [
+        dict(layer=layer, cosines=len(values), conflicts=sum(v < 0 for v in values),
+             conflict_rate=sum(v < 0 for v in values) / len(values), mean_cosine=float(np.mean(values)))
+        for layer, values in sorted(groups.items(), key=lambda item: _layer_key(item[0]))
+    ]
+
+
+def _window(n: int, window: Optional[int]) -> int:
+    return window or max(1, min(50, n // 10 or 1))
+
+
+def plot_cosines(events: list[dict], path: str, window: Optional[int] = None, title: str = "") -> str:
+    """Cosine(g, o) per surgery over optimizer steps, one colour per oracle language, with its rolling mean."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    by_lang = defaultdict(list)
+    for e in events:
+        by_lang[e["lang"]].append(e)
+    for lang, group in sorted(by_lang.items()):
+        steps = [e["step"] for e in group]
+        cos = [e["cosine"] for e in group]
+        points = ax.scatter(steps, cos, s=8, alpha=0.4)
+        ax.plot(steps, rolling_mean(cos, _window(len(group), window)), color=points.get_facecolor()[0][:3], label=lang)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cosine(g, oracle gradient)")
+    ax.set_title(title or "cosine per surgery (points) and rolling mean (lines)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, path)
+
+
+def plot_conflict_rate(runs: dict, path: str, window: Optional[int] = None, title: str = "") -> str:
+    """Rolling conflict rate (share of surgeries with g.o < 0) over the run, one line per run label."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    windows = set()
+    for label, events in runs.items():
+        if events:
+            windows.add(_window(len(events), window))
+            rates = rolling_mean([float(conflicts(e)) for e in events], _window(len(events), window))
+            ax.plot([e["step"] for e in events], rates, label=label)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(f"conflict rate (last {'/'.join(map(str, sorted(windows)))} surgeries)")
+    ax.set_title(title or "share of surgeries with g.o < 0", fontsize=9)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_layers(rows: list[dict], path: str, title: str = "") -> str:
+    """Bar chart of the per-layer conflict rate."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(rows)), 3.5))
+    ax.bar([r["layer"] for r in rows], [r["conflict_rate"] for r in rows], color="tab:purple")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of negative tensor cosines")
+    ax.set_title(title or "per-layer conflict rate", fontsize=9)
+    ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+LANG_COLUMNS = ["lang", "surgeries", "conflicts", "conflict_rate", "projected_rate", "mean_cosine", "min_cosine"]
+LAYER_COLUMNS = ["layer", "cosines", "conflicts", "conflict_rate", "mean_cosine"]
+
+
+def write_dynamics(runs: dict, output_dir: str, prefix: str = "dynamics", plots: bool = True,
+                   window: Optional[int] = None) -> dict:
+    """Tables and plots of one or more runs' histories (`{label: events}`, pooled for the tables).
+
+    Writes `<prefix>_languages.csv`, `<prefix>_layers.csv` (when tensor cosines were logged) and with `plots`
+    `<prefix>_cosine.png`, `<prefix>_conflict_rate.png`, `<prefix>_layers.png`. Returns {file name: path}.
+    """
+    pooled = sorted((e for events in runs.values() for e in events), key=lambda e: (e["step"], e.get("micro_step", 0)))
+    if not pooled:
+        raise ValueError("No surgery events: the histories are empty (was surgery_prob 0, or the run not gradient-mix?).")
+    paths = {}
+    name = f"{prefix}_languages.csv"
+    paths[name] = write_csv(os.path.join(output_dir, name), language_conflicts(pooled), LANG_COLUMNS)
+    layers = layer_conflicts(pooled)
+    if layers:
+        name = f"{prefix}_layers.csv"
+        paths[name] = write_csv(os.path.join(output_dir, name), layers, LAYER_COLUMNS)
+    if plots:
+        for name, draw in (
+            (f"{prefix}_cosine.png", lambda p: plot_cosines(pooled, p, window)),
+            (f"{prefix}_conflict_rate.png", lambda p: plot_conflict_rate(runs, p, window)),
+        ):
+            paths[name] = draw(os.path.join(output_dir, name))
+        if layers:
+            name = f"{prefix}_layers.png"
+            paths[name] = plot_layers(layers, os.path.join(output_dir, name))
+    return paths
+
+
+def _markdown_rows(rows: list[dict], columns: list[str]) -> list[str]:
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+    return ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"] + [
+        "| " + " | ".join(fmt(r[c]) for c in columns) + " |" for r in rows
+    ]
+
+
+def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, dict]:
+    """The report's conflict-dynamics section: per K, the gradient-mix runs' histories pooled over seeds."""
+    by_k = defaultdict(dict)
+    for r in records:
+        path = os.path.join(r.run_dir, HISTORY_NAME)
+        if r.method == "gradient-mix" and os.path.isfile(path):
+            by_k[r.k][f"seed {r.seed}"] = load_history(path)
+    if not by_k:
+        return "", {}
+    lines = ["## Gradient conflicts (gradient-mix)", "",
+             "A surgery conflicts when the mixed-batch gradient g and the oracle language's gradient o have "
+             "g.o < 0; rates are over all surgeries of the K's runs, seeds pooled."]
+    paths = {}
+    for k, runs in sorted(by_k.items()):
+        prefix = f"dynamics_k{k}"
+        files = write_dynamics(runs, output_dir, prefix, plots=plots)
+        paths.update(files)
+        pooled = [e for events in runs.values() for e in events]
+        lines += ["", f"### K={k} ({len(runs)} run(s), {len(pooled)} surgeries, "
+                  f"{sum(conflicts(e) for e in pooled)} conflicts)", ""]
+        lines += _markdown_rows(language_conflicts(pooled), LANG_COLUMNS)
+        layers = layer_conflicts(pooled)
+        if layers:
+            lines += ["", "Per layer (share of negative tensor cosines):", ""] + _markdown_rows(layers, LAYER_COLUMNS)
+        lines += [""] + [f"![{name}]({name})" for name in files if name.endswith(".png")]
+    return "\n".join(lines), paths

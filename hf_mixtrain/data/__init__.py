@@ -1,0 +1,69 @@
+"""Data for few-shot cross-lingual transfer: the four tasks, the paper's languages, seeded K-shot sets.
+
+Canonical schema (every row carries its language code in ``lang``):
+
+- "ner", "pos": ``tokens`` List(string), ``tags`` List(ClassLabel)
+- "qa": ``id``, ``context``, ``question``, ``answers`` {``text``: List(string), ``answer_start``: List(int32)}
+- "xnli": ``premise``, ``hypothesis``, ``label`` ClassLabel; single-sentence classification has no
+  ``hypothesis``
+
+Splits are ``train``, ``validation``, ``test``.
+
+Sources: the Hub (see :mod:`hf_mixtrain.data.hub` for the datasets and the splits each has), or local files
+with ``data_dir=``::
+
+    data_dir/
+      en/                     one folder per language code (any code)
+        dataset_dict.json     either a DatasetDict.save_to_disk folder (canonical or Hub column names) ...
+        train/ test/ ...
+      de/
+        train.conll           ... or one file per split, named train, validation (or dev), test; the name may
+        dev.conll             end in them (en_ewt-ud-train.conllu); several files of a split are concatenated
+        test.conll
+
+File formats:
+
+- ``.conll`` ``.iob`` ``.txt`` (ner, pos): token and tag per line, tag in the last column, tab- or
+  space-separated; a blank line between sentences; ``-DOCSTART-`` lines skipped. Tokens written as
+  ``de:Berlin`` (raw WikiANN) lose the ``de:`` prefix.
+- ``.conllu`` (pos): Universal Dependencies; FORM and UPOS of each word. Multiword-token range lines
+  (``1-2``) are skipped and their word lines kept, empty nodes (``5.1``) and ``#`` comments skipped.
+- ``.jsonl`` (any task): one JSON object per line in the canonical schema (Hub names like ``ner_tags``,
+  ``sentence1`` are accepted; QA ``answers`` may be a SQuAD list of ``{"text", "answer_start"}``).
+
+Labels given as strings become a ClassLabel: ``label_names=`` fixes the set and order; otherwise a known set
+(WikiANN IOB2, UPOS, the 12 universal tags, XNLI) that holds every label seen, else the labels seen in a
+stable order. ``data_dir`` may also be the language folder itself (``data_dir=data/de`` for "de").
+
+Typical use::
+
+    data = load_languages("ner", ["en", "de", "sw"])                       # Hub (WikiANN)
+    data = load_languages("pos", ["en", "de"], data_dir="my_data")          # local files
+    mixed = assemble("ner", data, source="en", targets=["de", "sw"], k=5, seed=1, method="gradient-mix")
+    mixed.train, mixed.oracle_pools, mixed.test, mixed.source_dev
+"""
+
+from .assembly import METHODS, MixedData, assemble
+from .errors import DataError
+from .hub import hub_languages
+from .languages import PAPER_LANGUAGES, TASKS
+from .loading import load_language, load_languages
+from .local import read_conll, read_conllu
+from .sampling import UNITS, sample_k_shot, sample_rows
+
+__all__ = [
+    "DataError",
+    "METHODS",
+    "MixedData",
+    "PAPER_LANGUAGES",
+    "TASKS",
+    "UNITS",
+    "assemble",
+    "hub_languages",
+    "load_language",
+    "load_languages",
+    "read_conll",
+    "read_conllu",
+    "sample_k_shot",
+    "sample_rows",
+]

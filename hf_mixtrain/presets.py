@@ -1,0 +1,115 @@
+"""Default settings per task (the authors' scripts) and named benchmarks that wire model and data together.
+
+The task scripts layer their arguments: dataclass defaults < `PAPER_SETTINGS[task]` < a `--benchmark`
+preset < what the user writes on the command line or in the JSON config.
+"""
+
+from __future__ import annotations
+
+# The authors' training scripts (XTREME fork), per task. XLM-R large runs 2 x 16, base 8 x 4 (same global batch).
+_COMMON = dict(
+    adam_epsilon=1e-8,
+    max_grad_norm=1.0,
+    lr_scheduler_type="linear",
+    warmup_steps=0,
+    weight_decay=0.0,
+    eval_steps=100,
+)
+_LARGE_TAGGING = dict(
+    _COMMON,
+    model_name_or_path="FacebookAI/xlm-roberta-large",
+    learning_rate=2e-5,
+    num_train_epochs=10,
+    max_seq_length=128,
+    per_device_train_batch_size=2,
+    gradient_accumulation_steps=16,
+    surgery_prob=1.0,
+)
+PAPER_SETTINGS: dict[str, dict] = {
+    "ner": _LARGE_TAGGING,
+    "pos": _LARGE_TAGGING,
+    "xnli": dict(
+        _COMMON,
+        model_name_or_path="FacebookAI/xlm-roberta-base",
+        learning_rate=2e-5,
+        num_train_epochs=10,
+        max_seq_length=128,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=4,
+        surgery_prob=0.1,
+    ),
+    "qa": dict(
+        _COMMON,
+        model_name_or_path="FacebookAI/xlm-roberta-base",
+        learning_rate=3e-5,
+        num_train_epochs=30,
+        max_seq_length=384,
+        doc_stride=128,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=4,
+        warmup_steps=500,
+        weight_decay=1e-4,
+        surgery_prob=0.1,
+    ),
+}
+
+# Checkpoint selection per method, as in the paper: the one-model methods select on the source dev set
+# (English dev every 100 steps); ord-FS+dev on the target dev set; ord-FS and mix-FT have no dev data for
+# their target stage and keep the last checkpoint. TyDiQA keeps the final model throughout (the authors).
+SELECTION_DEFAULTS = {
+    "zero-shot": "source-dev",
+    "naive-mix": "source-dev",
+    "gradient-mix": "source-dev",
+    "mix-ft": "last",
+    "ord-fs": "last",
+    "ord-fs-dev": "target-dev",
+}
+
+
+def default_selection(task: str, method: str) -> str:
+    if task == "qa" and method != "ord-fs-dev":
+        return "last"
+    return SELECTION_DEFAULTS[method]
+
+
+# Offline benchmarks (built from PyPI by hf_mixtrain.offline): which script runs them, and training settings sized for
+# a 2-core CPU. The model, data folder and languages come from the build. See README "Offline benchmark".
+_CPU = dict(
+    learning_rate=3e-4,
+    per_device_train_batch_size=16,
+    gradient_accumulation_steps=1,
+    max_seq_length=128,
+    freeze_embeddings=True,
+    eval_strategy="epoch",
+    eval_steps=None,
+    adapt_num_train_epochs=10,
+    adapt_batch_size=8,
+)
+BENCHMARK_SETTINGS: dict[str, tuple[str, dict]] = {
+    "offline-pos": ("pos", dict(_CPU, num_train_epochs=2)),
+    "offline-polarity": ("xnli", dict(_CPU, num_train_epochs=1)),
+    "offline-ner": ("ner", dict(_CPU, num_train_epochs=3)),
+}
+
+
+def benchmark_settings(name: str, task: str) -> dict:
+    """The arguments a `--benchmark` preset sets for `task`'s script, building its assets first if needed.
+
+    The build is idempotent: once built (about 1-2 minutes the first time), it only re-verifies the cached files.
+    The cache is `$HF_MIXTRAIN_CACHE` or `~/.cache/hf_mixtrain`.
+    """
+    if name not in BENCHMARK_SETTINGS:
+        raise ValueError(f"Unknown benchmark {name!r}; choose one of {', '.join(BENCHMARK_SETTINGS)}.")
+    bench_task, settings = BENCHMARK_SETTINGS[name]
+    if bench_task != task:
+        raise ValueError(f"{name} is a {bench_task} benchmark: run it with run_scripts/run_{bench_task}.py.")
+    from .offline import build_benchmark
+
+    paths = build_benchmark(name)
+    return dict(
+        settings,
+        model_name_or_path=paths.model_name_or_path,
+        data_dir=paths.data_dir,
+        source_language=paths.source_lang,
+        target_languages=",".join(paths.target_langs),
+    )

@@ -1,0 +1,335 @@
+"""hf_mixtrain.analysis: aggregation of hand-made run folders, top gains, conflict dynamics, gradient similarity."""
+
+import csv
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from data_fixtures import install_fake_hub
+from helpers import synthetic_token_data, tiny_config, tiny_token_model, tiny_tokenizer
+from transformers import BertModel
+
+from hf_mixtrain.analysis import (
+    aggregate,
+    cluster_order,
+    collect_results,
+    gradient_gram,
+    cosine_from_gram,
+    is_complete,
+    language_conflicts,
+    layer_conflicts,
+    layer_of,
+    load_history,
+    read_index,
+    scan_runs,
+    top_gains,
+    write_dynamics,
+    write_report,
+)
+from hf_mixtrain.analysis.__main__ import main as analysis_main
+from hf_mixtrain.analysis.dynamics import rolling_mean
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(sweep, method, k, seed, scores, source="en", metric="accuracy", task="pos", folder=None):
+    """A run folder as run_method writes it: test_results.json and run.json."""
+    folder = folder or os.path.join(sweep, method, f"k{k}", f"seed{seed}")
+    os.makedirs(folder, exist_ok=True)
+    targets = [lang for lang in scores if lang != source]
+    results = {f"test_{lang}_{metric}": value for lang, value in scores.items()}
+    results[f"test_avg_{metric}"] = sum(scores[l] for l in targets) / len(targets)
+    with open(os.path.join(folder, "test_results.json"), "w") as f:
+        json.dump(results, f)
+    run = dict(task=task, method=method, source=source, targets=targets, k_shot=k, seed=seed, metric=metric,
+               model="m", benchmark=None, command="x")
+    with open(os.path.join(folder, "run.json"), "w") as f:
+        json.dump(run, f)
+    return folder
+
+
+def hand_made_sweep(sweep):
+    # The source (en = 99) must not enter any average.
+    write_run(sweep, "zero-shot", 10, 1, {"en": 99, "de": 80, "fr": 70})  # k_shot 10 in run.json: reported as K=0
+    write_run(sweep, "zero-shot", 10, 2, {"en": 99, "de": 82, "fr": 74})
+    write_run(sweep, "zero-shot", 10, 3, {"en": 99, "de": 78, "fr": 72})
+    write_run(sweep, "naive-mix", 5, 1, {"en": 99, "de": 85, "fr": 75})
+    write_run(sweep, "naive-mix", 5, 2, {"en": 99, "de": 86, "fr": 78})
+    write_run(sweep, "naive-mix", 5, 3, {"en": 99, "de": 84, "fr": 80})
+    write_run(sweep, "gradient-mix", 5, 1, {"en": 99, "de": 90, "fr": 76})
+    write_run(sweep, "gradient-mix", 5, 2, {"en": 99, "de": 88, "fr": 80})  # seed 3 missing
+
+
+def test_aggregation_mean_and_sample_sd_by_hand(tmp_path):
+    hand_made_sweep(str(tmp_path))
+    report = aggregate(collect_results(str(tmp_path)))
+    rows = {(r["method"], r["k"]): r for r in report.summary}
+    assert set(rows) == {("zero-shot", 0), ("naive-mix", 5), ("gradient-mix", 5)}
+    # zero-shot averages 75, 78, 75: mean 76, sample sd sqrt(((-1)^2 + 2^2 + (-1)^2) / 2) = sqrt(3)
+    assert rows[("zero-shot", 0)]["mean"] == pytest.approx(76.0)
+    assert rows[("zero-shot", 0)]["sd"] == pytest.approx(math.sqrt(3))
+    # naive-mix averages 80, 82, 82: mean 244/3, sd sqrt((16/9 + 4/9 + 4/9) / 2) = sqrt(4/3)
+    assert rows[("naive-mix", 5)]["mean"] == pytest.approx(244 / 3)
+    assert rows[("naive-mix", 5)]["sd"] == pytest.approx(math.sqrt(4 / 3))
+    # gradient-mix: seeds 1, 2 only (83, 84): mean 83.5, sd sqrt(0.5)
+    g = rows[("gradient-mix", 5)]
+    assert (g["mean"], g["n"], g["seeds"], g["missing_seeds"]) == (pytest.approx(83.5), 2, [1, 2], [3])
+    assert g["sd"] == pytest.approx(math.sqrt(0.5))
+    per_lang = {(r["method"], r["k"], r["lang"]): r for r in report.per_language}
+    assert per_lang[("gradient-mix", 5, "de")]["mean"] == pytest.approx(89.0)
+    assert per_lang[("gradient-mix", 5, "de")]["sd"] == pytest.approx(math.sqrt(2))
+    assert per_lang[("zero-shot", 0, "en")]["mean"] == pytest.approx(99.0)
+    # A single seed has no sample sd.
+    only = aggregate([r for r in collect_results(str(tmp_path)) if r.seed == 1])
+    assert all(r["sd"] is None and r["n"] == 1 for r in only.summary)
+    # Restricting the average to some targets.
+    de_only = aggregate(collect_results(str(tmp_path)), languages=["de"])
+    assert {(r["method"], r["k"]): r["mean"] for r in de_only.summary}[("zero-shot", 0)] == pytest.approx(80.0)
+
+
+def test_report_files(tmp_path):
+    sweep = str(tmp_path)
+    hand_made_sweep(sweep)
+    paths = write_report(sweep, top=2)
+    report_dir = os.path.join(sweep, "report")
+    assert {"report.md", "summary.csv", "per_language.csv", "runs.csv", "top_gains.csv", "methods_by_k.png",
+            "gains_over_naive-mix.png"} <= set(paths)
+    for name, path in paths.items():
+        assert os.path.dirname(path) == report_dir
+        if name.endswith(".png"):
+            with open(path, "rb") as f:
+                assert f.read(8) == PNG
+    text = open(paths["report.md"]).read()
+    assert "| gradient-mix-train (`gradient-mix`) | - | 83.50 ± 0.71 (n=2) |" in text
+    assert "| Zero-Shot (`zero-shot`) | 76.00 ± 1.73 (n=3) | - |" in text
+    assert "gradient-mix K=5 lacks seed 3" in text
+    assert "- K=5: de +4.00, fr +0.33" in text  # over naive-mix: de 89 - 85, fr 78 - 233/3
+    with open(paths["summary.csv"]) as f:
+        summary = {(r["method"], r["k"]): r for r in csv.DictReader(f)}
+    assert float(summary[("naive-mix", "5")]["mean"]) == pytest.approx(244 / 3)
+    assert summary[("gradient-mix", "5")]["missing_seeds"] == "3"
+    assert len(read_index(sweep)) == 8
+    assert not any(name.startswith(".tmp-") for name in os.listdir(report_dir))
+
+
+def test_report_cli(tmp_path, capsys):
+    sweep = str(tmp_path)
+    hand_made_sweep(sweep)
+    analysis_main(["report", "--sweep_dir", sweep, "--no_plots", "--languages", "de", "--output_dir", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert "mean accuracy over the 1 target languages (de;" in out and "| Zero-Shot (`zero-shot`) | 80.00 ± 2.00 (n=3) | - |" in out
+    assert not any(name.endswith(".png") for name in os.listdir(tmp_path / "r"))
+
+
+def test_top_gains_hand_made():
+    from hf_mixtrain.analysis.store import RunRecord
+
+    gm = {"a": 60, "b": 53, "c": 49, "d": 43, "e": 70, "f": 50}
+    fs = {"a": 55, "b": 50, "c": 50, "d": 40, "e": 60, "f": 50}
+    nm = {"a": 59, "b": 50, "c": 50, "d": 44, "e": 71, "f": 40}
+    records = [
+        RunRecord("pos", m, 5, 1, "accuracy", "en", tuple(gm), {"en": 90, **s}, f"/{m}")
+        for m, s in (("gradient-mix", gm), ("ord-fs", fs), ("naive-mix", nm))
+    ]
+    report = aggregate(records)
+    top = top_gains(report, "gradient-mix", "ord-fs", top=5)
+    # e +10, a +5, b +3 and d +3 (tie: by language code), f 0; c (-1) is sixth.
+    assert [(g["lang"], g["gain"]) for g in top[5]] == [("e", 10), ("a", 5), ("b", 3), ("d", 3), ("f", 0)]
+    assert top[5][0]["method_mean"] == 70 and top[5][0]["baseline_mean"] == 60
+    over_naive = top_gains(report, "gradient-mix", "naive-mix", top=2)
+    assert [(g["lang"], g["gain"]) for g in over_naive[5]] == [("f", 10), ("b", 3)]
+    assert top_gains(report, "gradient-mix", "mix-ft") == {}
+
+
+def test_store_errors_and_incomplete_runs(tmp_path):
+    with pytest.raises(ValueError, match="No finished runs"):
+        aggregate(collect_results(str(tmp_path)))
+    with pytest.raises(FileNotFoundError, match="run_experiments"):
+        collect_results(str(tmp_path / "nowhere"))
+    sweep = str(tmp_path / "s")
+    write_run(sweep, "naive-mix", 5, 1, {"en": 1, "de": 2, "fr": 3})
+    # Unfinished: run.json names fr, test_results.json lacks it; and a folder without run.json.
+    partial = write_run(sweep, "naive-mix", 5, 2, {"en": 1, "de": 2, "fr": 3})
+    with open(os.path.join(partial, "test_results.json"), "w") as f:
+        json.dump({"test_en_accuracy": 1, "test_de_accuracy": 2}, f)
+    os.makedirs(os.path.join(sweep, "naive-mix", "k5", "seed3"))
+    with open(os.path.join(sweep, "naive-mix", "k5", "seed3", "test_results.json"), "w") as f:
+        f.write("{}")
+    assert [(r.seed) for r in scan_runs(sweep)] == [1]
+    assert not is_complete(partial)
+    with pytest.raises(ValueError, match="holds a finished run with seed 1 .expected 7."):
+        is_complete(os.path.join(sweep, "naive-mix", "k5", "seed1"), "naive-mix", 5, 7)
+    # A run that lacks a language another run has.
+    write_run(sweep, "gradient-mix", 5, 1, {"en": 1, "de": 2})
+    with pytest.raises(ValueError, match=r"different target languages: .*naive-mix.* lacks none and has extra \['fr'\].*--languages de"):
+        aggregate(scan_runs(sweep))
+    assert aggregate(scan_runs(sweep), languages=["de"]).summary[0]["mean"] == 2
+    with pytest.raises(ValueError, match="has no target it"):
+        aggregate(scan_runs(sweep), languages=["it"])
+    # Two finished runs of the same method, K and seed.
+    write_run(sweep, "gradient-mix", 5, 1, {"en": 1, "de": 2}, folder=os.path.join(sweep, "copy"))
+    with pytest.raises(ValueError, match="Two finished runs of gradient-mix K=5 seed=1"):
+        scan_runs(sweep)
+    other = str(tmp_path / "o")
+    write_run(other, "naive-mix", 5, 1, {"en": 1, "de": 2}, metric="accuracy")
+    write_run(other, "gradient-mix", 5, 1, {"en": 1, "de": 2}, metric="f1")
+    with pytest.raises(ValueError, match="disagree on the metric"):
+        aggregate(scan_runs(other))
+
+
+# ---- conflict dynamics -----------------------------------------------------------------------------------------
+
+EVENTS = [
+    {"step": 0, "micro_step": 0, "lang": "de", "dot": -1.0, "cosine": -0.2, "projected": True,
+     "tensor_cosines": {"bert.embeddings.word_embeddings.weight": -0.1, "bert.encoder.layer.0.attention.self.query.weight": 0.2,
+                        "bert.encoder.layer.0.output.dense.bias": -0.3, "bert.encoder.layer.1.output.dense.weight": float("nan"),
+                        "classifier.weight": 0.5}},
+    {"step": 1, "micro_step": 0, "lang": "fr", "dot": 1.0, "cosine": 0.4, "projected": False,
+     "tensor_cosines": {"bert.embeddings.word_embeddings.weight": 0.3, "bert.encoder.layer.0.attention.self.query.weight": -0.2,
+                        "bert.encoder.layer.1.output.dense.weight": -0.4, "classifier.weight": 0.1}},
+    {"step": 2, "micro_step": 0, "lang": "de", "dot": 2.0, "cosine": 0.6, "projected": True},  # per-tensor projection
+    {"step": 3, "micro_step": 0, "lang": "en", "dot": -2.0, "cosine": -0.1, "projected": True},
+    {"step": 4, "micro_step": 0, "lang": "de", "dot": -0.5, "cosine": -0.05, "projected": True},
+    {"step": 5, "micro_step": 0, "lang": "fr", "dot": 0.5, "cosine": 0.2, "projected": False},
+]
+
+
+def test_conflict_rates_by_hand(tmp_path):
+    path = tmp_path / "surgery_history.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in reversed(EVENTS)))  # order is restored by step
+    events = load_history(str(tmp_path))
+    assert [e["step"] for e in events] == list(range(6))
+    rows = {r["lang"]: r for r in language_conflicts(events)}
+    # de: dots -1, 2, -0.5 -> 2 conflicts of 3; projected 3 of 3 (one projection without a global conflict)
+    assert (rows["de"]["surgeries"], rows["de"]["conflicts"]) == (3, 2)
+    assert rows["de"]["conflict_rate"] == pytest.approx(2 / 3) and rows["de"]["projected_rate"] == 1.0
+    assert rows["de"]["mean_cosine"] == pytest.approx((-0.2 + 0.6 - 0.05) / 3) and rows["de"]["min_cosine"] == -0.2
+    assert (rows["fr"]["conflicts"], rows["en"]["conflicts"]) == (0, 1)
+    assert (rows["all"]["surgeries"], rows["all"]["conflicts"]) == (6, 3)
+    layers = {r["layer"]: r for r in layer_conflicts(events)}
+    assert list(layers) == ["embeddings", "layer 0", "layer 1", "head"]
+    assert (layers["embeddings"]["cosines"], layers["embeddings"]["conflicts"]) == (2, 1)
+    assert (layers["layer 0"]["cosines"], layers["layer 0"]["conflicts"]) == (3, 2)
+    assert (layers["layer 1"]["cosines"], layers["layer 1"]["conflicts"]) == (1, 1)  # the nan is left out
+    assert layers["head"]["conflict_rate"] == 0.0
+    assert rolling_mean([1, 0, 0, 1], 2).tolist() == [1.0, 0.5, 0.0, 0.5]
+
+    paths = write_dynamics({"seed 1": events, "seed 2": events[:3]}, str(tmp_path / "out"), prefix="d")
+    assert set(paths) == {"d_languages.csv", "d_layers.csv", "d_cosine.png", "d_conflict_rate.png", "d_layers.png"}
+    for name in ("d_cosine.png", "d_conflict_rate.png", "d_layers.png"):
+        with open(paths[name], "rb") as f:
+            assert f.read(8) == PNG
+    with open(paths["d_languages.csv"]) as f:
+        pooled = {r["lang"]: r for r in csv.DictReader(f)}
+    assert (pooled["de"]["surgeries"], pooled["de"]["conflicts"]) == ("5", "3")  # 3 + 2 events of de, pooled
+
+
+def test_layer_names():
+    assert layer_of("bert.encoder.layer.11.attention.output.LayerNorm.weight") == "layer 11"
+    assert layer_of("roberta.encoder.layer.0.intermediate.dense.bias") == "layer 0"
+    assert layer_of("transformer.h.3.attn.c_attn.weight") == "layer 3"
+    assert layer_of("bert.embeddings.LayerNorm.weight") == "embeddings"
+    assert layer_of("classifier.bias") == "head" and layer_of("qa_outputs.weight") == "head"
+    assert layer_of("bert.pooler.dense.weight") == "pooler"
+
+
+def test_sweep_report_includes_dynamics_and_dynamics_cli(tmp_path, capsys):
+    sweep = str(tmp_path / "s")
+    for seed in (1, 2):
+        write_run(sweep, "ord-fs", 5, seed, {"en": 90, "de": 70 + seed, "fr": 60})
+        folder = write_run(sweep, "gradient-mix", 5, seed, {"en": 90, "de": 72, "fr": 61 + seed})
+        with open(os.path.join(folder, "surgery_history.jsonl"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in EVENTS)
+    paths = write_report(sweep, plots=False)
+    assert "dynamics_k5_languages.csv" in paths and not any(p.endswith(".png") for p in paths)
+    text = open(paths["report.md"]).read()
+    assert "### K=5 (2 run(s), 12 surgeries, 6 conflicts)" in text
+    analysis_main(["dynamics", "--history", os.path.join(sweep, "gradient-mix", "k5", "seed1"),
+                   "--output_dir", str(tmp_path / "d")])
+    assert "| de | 3 | 2 | 0.667 |" in capsys.readouterr().out
+    assert (tmp_path / "d" / "dynamics_cosine.png").is_file()
+
+
+# ---- gradient similarity ---------------------------------------------------------------------------------------
+
+
+def _batches(ds, size):
+    ds = ds.remove_columns("lang_id").with_format("torch")
+    return [ds[i : i + size] for i in range(0, len(ds), size)]
+
+
+def test_similarity_matches_independent_gradients(tmp_path):
+    model = tiny_token_model(seed=0)
+    model.get_input_embeddings().requires_grad_(False)  # frozen parameters take no part
+    pools = {
+        "en": synthetic_token_data(6, seed=1),
+        "de": synthetic_token_data(5, seed=2, label_shift=1),
+        "sw": synthetic_token_data(4, seed=3),
+        "ja": synthetic_token_data(3, seed=4, label_shift=2),
+    }
+    # Batches of 2 rows: equal lengths, every token labelled, so the row-weighted mean of batch means is the pool mean.
+    languages, gram = gradient_gram(model, {l: _batches(ds, 2) for l, ds in pools.items()}, work_dir=str(tmp_path),
+                                    chunk_size=1000)
+    cos = cosine_from_gram(gram)
+    assert languages == ["en", "de", "sw", "ja"]
+    assert np.allclose(cos, cos.T) and np.allclose(np.diag(cos), 1.0)
+    assert os.listdir(tmp_path) == []  # the stored gradients are deleted
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    flat = {}
+    for lang, ds in pools.items():
+        (whole,) = _batches(ds, len(ds))
+        grads = torch.autograd.grad(model(**whole).loss, params)
+        flat[lang] = torch.cat([g.reshape(-1) for g in grads]).double()
+    for i, a in enumerate(languages):
+        for j, b in enumerate(languages):
+            expected = torch.dot(flat[a], flat[b]) / (flat[a].norm() * flat[b].norm())
+            assert cos[i, j] == pytest.approx(float(expected), abs=1e-6)
+            assert gram[i, j] == pytest.approx(float(torch.dot(flat[a], flat[b])), rel=1e-5)
+    assert (cos < 0).any()  # opposite label rules conflict
+
+
+def test_cluster_order_groups_similar_languages():
+    cos = np.array([[1, 0.1, 0.9, 0.0], [0.1, 1, 0.2, 0.8], [0.9, 0.2, 1, 0.1], [0.0, 0.8, 0.1, 1]])
+    order = cluster_order(cos)
+    assert sorted(order) == [0, 1, 2, 3]
+    assert abs(order.index(0) - order.index(2)) == 1 and abs(order.index(1) - order.index(3)) == 1
+
+
+def test_similarity_cli_writes_heatmap_and_csv(tmp_path, monkeypatch, capsys):
+    install_fake_hub(monkeypatch)
+    model_dir = tmp_path / "model"
+    tokenizer = tiny_tokenizer()
+    BertModel(tiny_config(vocab_size=len(tokenizer)), add_pooling_layer=False).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    out = tmp_path / "sim"
+    analysis_main([
+        "similarity", "--task", "pos", "--model_name_or_path", str(model_dir), "--compare_model_name_or_path",
+        str(model_dir), "--labels", "before,after", "--output_dir", str(out), "--order", "clustered",
+        "--target_languages", "de,mr", "--k_shot", "3", "--seed", "1", "--use_cpu", "true", "--max_seq_length", "32",
+    ])
+    with open(out / "similarity_before.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["lang", "en", "de", "mr"]
+    matrix = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
+    assert np.allclose(matrix, matrix.T) and np.allclose(np.diag(matrix), 1.0)
+    with open(out / "similarity_after.csv") as f:
+        assert list(csv.reader(f)) == rows  # the same checkpoint on the same pools
+    summary = json.loads((out / "similarity_summary.json").read_text())
+    assert summary["before"]["pool_rows"] == {"en": 3, "de": 3, "mr": 3}
+    assert summary["before"]["pairs"] == 3
+    assert (out / "similarity.png").read_bytes()[:8] == PNG
+    assert "language pairs conflict" in capsys.readouterr().out
+
+
+def test_plots_without_matplotlib_say_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hand_made_sweep(str(tmp_path))
+    with pytest.raises(ImportError, match=r"hf-mixtrain\[plots\].*--no_plots"):
+        write_report(str(tmp_path))
+    assert os.path.isfile(write_report(str(tmp_path), plots=False)["report.md"])

@@ -1,0 +1,251 @@
+"""Local readers: CoNLL/IOB, CoNLL-U, JSON Lines, save_to_disk folders, and their errors."""
+
+import json
+import logging
+
+import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+from data_fixtures import WIKIANN_TAGS, XNLI_LABELS, wikiann_split
+from hf_mixtrain.data import DataError, load_language, read_conll, read_conllu
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tag_strings(ds):
+    names = ds.features["tags"].feature.names
+    return [[names[t] for t in row] for row in ds["tags"]]
+
+
+CONLL = """-DOCSTART- -X- O O
+
+EU\tB-ORG
+rejects\tO
+German B-MISC
+
+Peter\tB-PER
+Blackburn\tI-PER
+
+
+-DOCSTART-\tO
+London   B-LOC
+"""
+
+
+def test_read_conll_skips_docstart_and_blank_lines(tmp_path):
+    path = write(tmp_path / "train.conll", CONLL)
+    sentences = read_conll(path)
+    assert [s["tokens"] for s in sentences] == [["EU", "rejects", "German"], ["Peter", "Blackburn"], ["London"]]
+    assert [s["tags"] for s in sentences] == [["B-ORG", "O", "B-MISC"], ["B-PER", "I-PER"], ["B-LOC"]]
+    assert [s["lines"] for s in sentences] == [[3, 4, 5], [7, 8], [12]]
+
+
+def test_read_conll_one_column_line_names_file_and_line(tmp_path):
+    path = write(tmp_path / "train.conll", "EU\tB-ORG\nrejects\n\n")
+    with pytest.raises(DataError, match=r"train\.conll:2: one column \('rejects'\)"):
+        read_conll(path)
+
+
+# A hand-written UD sentence: "vámonos" is a multiword token (range 1-2 over "vamos" + "nos"), 3.1 an empty node.
+CONLLU = """# sent_id = 1
+# text = vámonos al mar
+1-2\tvámonos\t_\t_\t_\t_\t_\t_\t_\t_
+1\tvamos\tir\tVERB\t_\t_\t0\troot\t_\t_
+2\tnos\tnosotros\tPRON\t_\t_\t1\tobj\t_\t_
+3-4\tal\t_\t_\t_\t_\t_\t_\t_\t_
+3\ta\ta\tADP\t_\t_\t5\tcase\t_\t_
+3.1\tir\tir\tVERB\t_\t_\t_\t_\t0:root\t_
+4\tel\tel\tDET\t_\t_\t5\tdet\t_\t_
+5\tmar\tmar\tNOUN\t_\t_\t1\tobl\t_\tSpaceAfter=No
+
+# sent_id = 2
+1\tSí\tsí\tINTJ\t_\t_\t0\troot\t_\t_
+"""
+
+
+def test_read_conllu_multiword_token_and_empty_node(tmp_path):
+    path = write(tmp_path / "es_test-ud-train.conllu", CONLLU)
+    sentences = read_conllu(path)
+    assert [s["tokens"] for s in sentences] == [["vamos", "nos", "a", "el", "mar"], ["Sí"]]
+    assert [s["tags"] for s in sentences] == [["VERB", "PRON", "ADP", "DET", "NOUN"], ["INTJ"]]
+    assert sentences[0]["lines"] == [4, 5, 7, 9, 10]
+
+
+def test_read_conllu_wrong_column_count_names_line(tmp_path):
+    path = write(tmp_path / "train.conllu", "1\tvamos\tir\tVERB\n")
+    with pytest.raises(DataError, match=r"train\.conllu:1: 4 tab-separated column"):
+        read_conllu(path)
+
+
+def test_conllu_folder_with_ud_file_names_and_two_treebanks(tmp_path):
+    write(tmp_path / "es" / "es_a-ud-train.conllu", CONLLU)
+    write(tmp_path / "es" / "es_b-ud-train.conllu", "1\tNo\tno\tADV\t_\t_\t0\troot\t_\t_\n")
+    write(tmp_path / "es" / "es_a-ud-test.conllu", CONLLU)
+    dd = load_language("pos", "es", data_dir=tmp_path)
+    assert set(dd) == {"train", "test"}
+    assert dd["train"]["tokens"] == [["vamos", "nos", "a", "el", "mar"], ["Sí"], ["No"]]
+    # every tag seen is UPOS, so the full UPOS list (17, alphabetical as in google/xtreme) is the label set
+    assert len(dd["train"].features["tags"].feature.names) == 17
+    assert tag_strings(dd["train"])[2] == ["ADV"]
+    assert dd["train"]["lang"] == ["es"] * 3
+
+
+def test_conll_folder_wikiann_tags_get_wikiann_order(tmp_path):
+    write(tmp_path / "de" / "train.iob", "Angela B-PER\nMerkel I-PER\nin O\nBerlin B-LOC\n\nja O\n")
+    write(tmp_path / "de" / "dev.txt", "Bonn\tB-LOC\n")
+    write(tmp_path / "de" / "test.conll", "de:Siemens\tB-ORG\nAG\tI-ORG\n")
+    dd = load_language("ner", "de", data_dir=tmp_path)
+    assert list(dd) == ["train", "validation", "test"]
+    assert dd["train"].features["tags"].feature.names == WIKIANN_TAGS
+    assert tag_strings(dd["train"]) == [["B-PER", "I-PER", "O", "B-LOC"], ["O"]]
+    assert dd["test"]["tokens"] == [["de:Siemens", "AG"]]  # only a prefix on EVERY token of a file is stripped
+
+
+def test_conll_raw_wikiann_language_prefix_is_stripped(tmp_path):
+    write(tmp_path / "de" / "train.conll", "de:Angela\tB-PER\nde:Merkel\tI-PER\n")
+    assert load_language("ner", "de", data_dir=tmp_path)["train"]["tokens"] == [["Angela", "Merkel"]]
+
+
+def test_other_tag_sets_get_a_stable_order(tmp_path):
+    write(tmp_path / "en" / "train.conll", "a I-MISC\nb B-PER\nc O\nd B-MISC\n")
+    dd = load_language("ner", "en", data_dir=tmp_path)
+    assert dd["train"].features["tags"].feature.names == ["O", "B-MISC", "I-MISC", "B-PER"]
+    assert tag_strings(dd["train"]) == [["I-MISC", "B-PER", "O", "B-MISC"]]
+
+
+def test_label_names_fix_the_set_and_an_unknown_tag_names_file_and_line(tmp_path):
+    write(tmp_path / "en" / "train.conll", "a\tB-PER\n\nb\tO\nc\tB-MISC\n")
+    with pytest.raises(DataError, match=r"train\.conll:4: tag 'B-MISC' is not in label_names"):
+        load_language("ner", "en", data_dir=tmp_path, label_names=WIKIANN_TAGS)
+    names = ["O", "B-PER", "I-PER", "B-MISC", "I-MISC"]
+    dd = load_language("ner", "en", data_dir=tmp_path, label_names=names)
+    assert dd["train"].features["tags"].feature.names == names
+    assert tag_strings(dd["train"]) == [["B-PER"], ["O", "B-MISC"]]
+
+
+def test_jsonl_token_length_mismatch_names_file_and_line(tmp_path):
+    lines = [{"tokens": ["a", "b"], "tags": ["O", "O"]}, {"tokens": ["a", "b", "c"], "ner_tags": ["O", "B-PER"]}]
+    write(tmp_path / "en" / "train.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+    with pytest.raises(DataError, match=r"train\.jsonl:2: 3 tokens but 2 tags"):
+        load_language("ner", "en", data_dir=tmp_path)
+
+
+def test_jsonl_bad_json_and_missing_keys_name_the_line(tmp_path):
+    write(tmp_path / "en" / "train.jsonl", '{"premise": "p", "label": "neutral"}\n{"premise": "p"\n')
+    with pytest.raises(DataError, match=r"train\.jsonl:2: not valid JSON"):
+        load_language("xnli", "en", data_dir=tmp_path)
+    write(tmp_path / "en" / "train.jsonl", '{"premise": "p", "label": "neutral"}\n\n{"premise": "q"}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl:3: missing key\(s\) \['label'\]"):
+        load_language("xnli", "en", data_dir=tmp_path)
+
+
+def test_jsonl_qa_squad_style_answers(tmp_path):
+    rows = [{"id": "q1", "context": "Paris is in France.", "question": "Where is Paris?",
+             "answers": [{"text": "France", "answer_start": 12}]},
+            {"context": "Abc def.", "question": "?", "answers": {"text": ["def"], "answer_start": [4]}}]
+    write(tmp_path / "fr" / "test.jsonl", "\n".join(json.dumps(x) for x in rows))
+    ds = load_language("qa", "fr", data_dir=tmp_path)["test"]
+    assert ds.column_names == ["id", "context", "question", "answers", "lang"]
+    assert ds.features["answers"]["answer_start"].feature == Value("int32")
+    assert ds[0]["answers"] == {"text": ["France"], "answer_start": [12]}
+    assert ds[1]["answers"] == {"text": ["def"], "answer_start": [4]}
+    assert ds["lang"] == ["fr", "fr"]
+
+
+def test_jsonl_qa_answer_count_mismatch_names_row(tmp_path):
+    rows = [{"id": "q", "context": "ab", "question": "?", "answers": {"text": ["a", "b"], "answer_start": [0]}}]
+    write(tmp_path / "fr" / "test.jsonl", json.dumps(rows[0]))
+    with pytest.raises(DataError, match=r"test\.jsonl, row 0: 2 answer texts but 1 answer_start"):
+        load_language("qa", "fr", data_dir=tmp_path)
+
+
+def test_jsonl_xnli_pairs_and_single_sentences(tmp_path):
+    pairs = [{"premise": "p1", "hypothesis": "h1", "label": "contradiction"},
+             {"sentence1": "p2", "sentence2": "h2", "label": "entailment"}]
+    write(tmp_path / "de" / "validation.jsonl", "\n".join(json.dumps(x) for x in pairs))
+    ds = load_language("xnli", "de", data_dir=tmp_path)["validation"]
+    assert ds.features["label"].names == XNLI_LABELS
+    assert ds["label"] == [2, 0] and ds["premise"] == ["p1", "p2"] and ds["hypothesis"] == ["h1", "h2"]
+
+    single = [{"text": "great film", "label": "positive"}, {"text": "dull", "label": "negative"}]
+    write(tmp_path / "nl" / "train.jsonl", "\n".join(json.dumps(x) for x in single))
+    ds = load_language("xnli", "nl", data_dir=tmp_path)["train"]
+    assert ds.column_names == ["premise", "label", "lang"]
+    assert ds.features["label"].names == ["negative", "positive"]
+    assert ds["label"] == [1, 0]
+
+
+def test_integer_labels_need_label_names(tmp_path):
+    write(tmp_path / "de" / "train.jsonl", '{"premise": "a", "hypothesis": "b", "label": 2}\n')
+    with pytest.raises(DataError, match="pass label_names"):
+        load_language("xnli", "de", data_dir=tmp_path)
+    ds = load_language("xnli", "de", data_dir=tmp_path, label_names=XNLI_LABELS)["train"]
+    assert ds.features["label"].int2str(ds["label"]) == ["contradiction"]
+
+
+def test_save_to_disk_folder_canonical_round_trip(tmp_path):
+    features = Features({"tokens": List(Value("string")), "tags": List(ClassLabel(names=["O", "B-X", "I-X"])),
+                         "lang": Value("string")})
+    saved = DatasetDict(train=Dataset.from_dict({"tokens": [["a", "b"]], "tags": [[1, 2]], "lang": ["xx"]},
+                                                features=features),
+                        test=Dataset.from_dict({"tokens": [["c"]], "tags": [[0]], "lang": ["xx"]},
+                                               features=features))
+    saved.save_to_disk(str(tmp_path / "xx"))
+    dd = load_language("ner", "xx", data_dir=tmp_path)
+    assert dd["train"].features == features
+    assert dd["train"][0] == {"tokens": ["a", "b"], "tags": [1, 2], "lang": "xx"}
+    assert list(tmp_path.joinpath("xx", "train").glob("cache-*")) == []  # nothing written into the user's folder
+
+
+def test_save_to_disk_folder_in_hub_schema_with_dev_split(tmp_path, caplog):
+    DatasetDict(train=wikiann_split("sw", "train", 5), dev=wikiann_split("sw", "dev", 3),
+                extra=wikiann_split("sw", "x", 2)).save_to_disk(str(tmp_path / "sw"))
+    with caplog.at_level(logging.WARNING):
+        dd = load_language("ner", "sw", data_dir=tmp_path / "sw")  # the language folder itself
+    assert list(dd) == ["train", "validation"]
+    assert "split 'extra' ignored" in caplog.text
+    assert dd["train"].column_names == ["tokens", "tags", "lang"]
+    assert dd["train"]["tags"] == wikiann_split("sw", "train", 5)["ner_tags"]
+
+
+def test_missing_language_folder_lists_what_is_there(tmp_path):
+    write(tmp_path / "en" / "train.conll", "a O\n")
+    with pytest.raises(DataError, match=r"no folder for language 'de'.*\['en'\]"):
+        load_language("ner", "de", data_dir=tmp_path)
+
+
+def test_wrong_format_for_task(tmp_path):
+    write(tmp_path / "en" / "train.conll", "a O\n")
+    with pytest.raises(DataError, match="task 'qa' reads .jsonl"):
+        load_language("qa", "en", data_dir=tmp_path)
+    write(tmp_path / "de" / "train.conllu", CONLLU)
+    with pytest.raises(DataError, match="CoNLL-U files carry UPOS tags"):
+        load_language("ner", "de", data_dir=tmp_path)
+
+
+def test_jsonl_integer_tags_with_label_names_and_mixed_types(tmp_path):
+    write(tmp_path / "en" / "train.jsonl", '{"tokens": ["a", "b"], "tags": [1, 0]}\n')
+    dd = load_language("ner", "en", data_dir=tmp_path, label_names=WIKIANN_TAGS)
+    assert tag_strings(dd["train"]) == [["B-PER", "O"]]
+    write(tmp_path / "en" / "train.jsonl", '{"tokens": ["a", "b"], "tags": [1, 9]}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl:1: tag 9 is not in label_names"):
+        load_language("ner", "en", data_dir=tmp_path, label_names=WIKIANN_TAGS)
+    write(tmp_path / "en" / "train.jsonl", '{"premise": "a", "label": 1}\n{"premise": "b", "label": "neutral"}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl: the rows do not form one table"):
+        load_language("xnli", "en", data_dir=tmp_path)
+
+
+def test_rows_without_gold_label_are_dropped_and_counted(tmp_path, caplog):
+    features = Features({"premise": Value("string"), "hypothesis": Value("string"),
+                         "label": ClassLabel(names=XNLI_LABELS)})
+    ds = Dataset.from_dict({"premise": ["a", "b", "c"], "hypothesis": ["x", "y", "z"], "label": [0, -1, 2]},
+                           features=features)
+    DatasetDict(test=ds).save_to_disk(str(tmp_path / "de"))
+    with caplog.at_level(logging.INFO):
+        test = load_language("xnli", "de", data_dir=tmp_path)["test"]
+    assert test["premise"] == ["a", "c"] and test["label"] == [0, 2]
+    assert "dropped 1 rows with label -1" in caplog.text

@@ -1,0 +1,173 @@
+"""The task scripts end to end: every task x every method, on a tiny model and data served in the Hub schemas."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+from data_fixtures import install_fake_hub
+from helpers import tiny_config, tiny_tokenizer
+from transformers import BertModel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METHODS = ["zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix"]
+METRIC = {"ner": "f1", "pos": "accuracy", "qa": "f1", "xnli": "accuracy"}
+TARGETS = {"ner": ["de", "sw"], "pos": ["de", "mr"], "qa": ["ar", "sw"], "xnli": ["de", "fr"]}
+
+
+def script(task):
+    spec = importlib.util.spec_from_file_location(f"run_{task}", os.path.join(ROOT, "run_scripts", f"run_{task}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = tiny_tokenizer()
+    BertModel(tiny_config(vocab_size=len(tokenizer)), add_pooling_layer=False).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def argv(task, method, model, out, cache, **extra):
+    args = {
+        "model_name_or_path": model,
+        "method": method,
+        "target_languages": ",".join(TARGETS[task]),
+        "k_shot": 2,
+        "max_seq_length": 64,
+        "doc_stride": 16,
+        "use_cpu": True,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "max_steps": 4,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-3,
+        "eval_steps": 2,
+        "save_strategy": "no",
+        "adapt_num_train_epochs": 2,
+        "adapt_batch_size": 2,
+        "output_dir": str(out),
+        "source_model_cache_dir": str(cache),
+        "max_train_samples": 24,
+        "max_test_samples": 8,
+        **extra,
+    }
+    out = []
+    for key, value in args.items():
+        if value is not None:  # None: leave the script's default
+            out += [f"--{key}", "true" if value is True else str(value)]
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("task", ["ner", "pos", "qa", "xnli"])
+def test_every_task_and_method(task, method, tiny_model_dir, tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
+    if task == "qa" and method == "ord-fs-dev":
+        # TyDiQA-GoldP has no target dev split: the method needs one, and the error says so.
+        with pytest.raises(ValueError, match="validation"):
+            script(task).main(argv(task, method, tiny_model_dir, tmp_path / "out", tmp_path / "cache"))
+        return
+    results = script(task).main(argv(task, method, tiny_model_dir, tmp_path / "out", tmp_path / "cache"))
+    metric = METRIC[task]
+    languages = ["en"] + TARGETS[task]
+    for lang in languages:
+        assert 0.0 <= results[f"test_{lang}_{metric}"] <= 100.0
+    assert results[f"test_avg_{metric}"] == pytest.approx(sum(results[f"test_{l}_{metric}"] for l in TARGETS[task]) / 2)
+    out = tmp_path / "out"
+    with open(out / "test_results.json") as f:
+        assert json.load(f) == pytest.approx(results)
+    with open(out / "all_results.json") as f:
+        assert set(results) <= set(json.load(f))
+    with open(out / "run.json") as f:
+        run = json.load(f)
+    assert run["method"] == method and run["targets"] == TARGETS[task] and run["k_shot"] == 2
+    if method in ("ord-fs", "ord-fs-dev"):
+        assert not (out / "config.json").exists()
+    else:
+        with open(out / "config.json") as f:
+            config = json.load(f)
+        if task != "qa":
+            assert len(config["id2label"]) > 1 and config["label2id"]
+    assert (out / "surgery_history.jsonl").exists() == (method == "gradient-mix")
+
+
+def test_two_stage_methods_reuse_the_cached_source_model(tiny_model_dir, tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
+    import hf_mixtrain.methods as methods
+
+    stages = []
+    original = methods.train_stage
+    monkeypatch.setattr(methods, "train_stage", lambda *a, **kw: stages.append(kw["name"]) or original(*a, **kw))
+    cache = tmp_path / "cache"
+    script("ner").main(argv("ner", "ord-fs", tiny_model_dir, tmp_path / "a", cache))
+    assert stages.count("source") == 1 and len(os.listdir(cache)) == 1
+    script("ner").main(argv("ner", "mix-ft", tiny_model_dir, tmp_path / "b", cache))
+    script("ner").main(argv("ner", "zero-shot", tiny_model_dir, tmp_path / "c", cache))
+    assert stages.count("source") == 1, stages
+    # Another seed is another source model.
+    script("ner").main(argv("ner", "zero-shot", tiny_model_dir, tmp_path / "d", cache, seed=3))
+    assert stages.count("source") == 2 and len(os.listdir(cache)) == 2
+
+
+def test_json_config_and_local_files(tiny_model_dir, tmp_path):
+    # Local CoNLL files in the data_dir layout, and every argument in one JSON file.
+    rows = {"en": [("John", "B-PER"), ("lives", "O"), ("in", "O"), ("Paris", "B-LOC")],
+            "de": [("Anna", "B-PER"), ("wohnt", "O"), ("in", "O"), ("Berlin", "B-LOC")]}
+    for lang, sentence in rows.items():
+        os.makedirs(tmp_path / "data" / lang)
+        for split, n in (("train", 12), ("validation", 4), ("test", 4)):
+            with open(tmp_path / "data" / lang / f"{split}.conll", "w") as f:
+                f.write("\n\n".join("\n".join(f"{t}\t{tag}" for t, tag in sentence) for _ in range(n)) + "\n")
+    args = argv("ner", "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", data_dir=str(tmp_path / "data"))
+    args[args.index("--target_languages") + 1] = "de"
+    config = {args[i][2:]: args[i + 1] for i in range(0, len(args), 2)}
+    config = {k: (int(v) if v.isdigit() else True if v == "true" else v) for k, v in config.items()}
+    config["learning_rate"] = 1e-3
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    results = script("ner").main([str(path)])
+    assert set(results) >= {"test_en_f1", "test_de_f1", "test_avg_f1"}
+
+
+def test_script_argument_errors(tiny_model_dir, tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
+    with pytest.raises(ValueError, match="target-dev"):
+        script("ner").main(argv("ner", "naive-mix", tiny_model_dir, tmp_path / "o", tmp_path / "c", selection="target-dev"))
+    with pytest.raises(ValueError, match="push_to_hub"):
+        script("ner").main(argv("ner", "ord-fs", tiny_model_dir, tmp_path / "o", tmp_path / "c", push_to_hub=True))
+    with pytest.raises(ValueError, match="(?i)unknown language|valid"):
+        script("ner").main(argv("ner", "naive-mix", tiny_model_dir, tmp_path / "o", tmp_path / "c", target_languages="de,xx"))
+
+
+def test_push_to_hub_from_the_script(tiny_model_dir, tmp_path, monkeypatch):
+    from huggingface_hub import ModelCard
+    from hub_fake import install
+
+    install_fake_hub(monkeypatch)
+    hub = install(monkeypatch)
+    extra = dict(push_to_hub=True, hub_model_id="user/tiny-ner-mix", hub_strategy="checkpoint", save_strategy="steps", save_steps=2)
+    results = script("ner").main(argv("ner", "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra))
+    repo = hub.repos["user/tiny-ner-mix"]
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "surgery_history.jsonl"} <= set(repo)
+    assert "last-checkpoint/README.md" in repo and "last-checkpoint/surgery_history.jsonl" in repo
+    card = ModelCard(repo["README.md"].decode())
+    assert card.data.language == ["en", "de", "sw"]
+    entries = {(r.dataset_config, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert entries[("sw", "f1")] == pytest.approx(results["test_sw_f1"])
+    assert "--method gradient-mix" in card.text and "pipeline(" in card.text
+    assert json.loads(repo["config.json"])["id2label"]["1"] == "B-PER"
+
+
+@pytest.mark.parametrize("task", ["ner", "pos", "qa", "xnli"])
+def test_readme_local_file_examples(task, tiny_model_dir, tmp_path):
+    """The example files README's local-data section uses (examples/data/<task>/<lang>/...) run through the scripts."""
+    data_dir = os.path.join(ROOT, "examples", "data", task)
+    extra = {"data_dir": data_dir, "target_languages": "de", "max_train_samples": None, "max_test_samples": None}
+    args = argv(task, "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra)
+    results = script(task).main(args)
+    assert set(results) >= {f"test_en_{METRIC[task]}", f"test_de_{METRIC[task]}", f"test_avg_{METRIC[task]}"}
