@@ -1,0 +1,163 @@
+"""run_scripts/benchmark_surgery.py: it runs end to end at tiny sizes, and the implementations it races compute
+what they claim (checked against plain autograd on flattened gradients). No timing is asserted."""
+
+import importlib.util
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+from helpers import synthetic_token_data, tiny_token_model
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "run_scripts", "benchmark_surgery.py")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("benchmark_surgery", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ROWS = [
+    "naive-mix step",
+    "oracle pass",
+    "gradient-mix step (GradientMixTrainer, 48 pools)",
+    "authors' implementation (sgs_card.py)",
+    "batch-split gradient-mix step (no oracle pass)",
+    "gradient-mix, oracle in a persistent buffer",
+    "gradient-mix, 2 pools",
+    "gradient-mix, 8 pools",
+    "pairwise PCGrad, 2 languages in the batch",
+    "pairwise PCGrad, 4 languages in the batch",
+    "pairwise PCGrad, 8 languages in the batch",
+    "stock Trainer",
+    "GradientMixTrainer (naive-mix)",
+]
+TARGETS = [
+    r"gradient-mix step time [\d.]+ x \(naive-mix step \+ oracle pass\) <= 1.05",
+    r"extra peak memory of the gradient-mix step over the naive-mix step [-+\d.]+ x one gradient <= 1.1",
+    r"gradient-mix step faster than the authors' implementation",
+    r"batch-split gradient-mix step time [\d.]+ x naive-mix step <= 1.05 \(4 of 8 rows in the target language\)",
+    r"gradient-mix step flat in languages \(2, 8, 48 pools\): largest time ratio between pool counts [\d.]+ <= 1.05",
+    r"throughput GradientMixTrainer \(naive-mix\) / stock Trainer [\d.]+ >= 0.98",
+]
+
+
+def table_rows(out):
+    return {line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")}
+
+
+def test_quick_run_prints_every_row_and_every_target(bench, capsys):
+    bench.main(["--quick"])
+    out = capsys.readouterr().out
+    rows = table_rows(out)
+    for row in ROWS:
+        assert row in rows, row
+    for target in TARGETS:
+        assert re.search(rf"^(PASS|FAIL) {target}", out, re.M), target
+    if bench.torchjd is not None:  # torchjd comes with the bench extra, not with the test extra
+        assert "TorchJD PCGrad (2 losses)" in rows
+        assert re.search(r"^(PASS|FAIL) gradient-mix step faster than TorchJD PCGrad", out, re.M)
+    # The memory measure is named and checked on a known allocation (a 64 MiB tensor).
+    assert re.search(r"^memory: peak RSS growth .*VmHWM.*clear_refs.*reads as 6[34]\.\d MiB", out, re.M)
+    assert "command: `python3 run_scripts/benchmark_surgery.py --quick`" in out
+
+
+def test_without_torchjd_its_row_is_skipped_with_a_reason(bench, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "torchjd", None)  # what the script's guarded import leaves when torchjd is missing
+    bench.main(["--quick", "--pools", "2,48", "--pairwise_langs", "2"])
+    out = capsys.readouterr().out
+    assert "TorchJD PCGrad (2 losses)" not in table_rows(out)
+    assert "TorchJD PCGrad (2 losses): skipped: torchjd is not installed" in out
+    assert re.search(r"^SKIP gradient-mix step faster than TorchJD PCGrad: torchjd is not installed", out, re.M)
+    for target in TARGETS[:4] + [r"gradient-mix step flat in languages \(2, 48 pools\)", TARGETS[5]]:
+        assert re.search(rf"^(PASS|FAIL) {target}", out, re.M), target
+
+
+def test_bad_sizes_are_refused_with_the_fix(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--batch_size", "4", "--pairwise_langs", "2,8"])
+    assert "--pairwise_langs 8 exceeds --batch_size 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--pools", "2,49"])
+    assert "--pools must lie in 1..48" in capsys.readouterr().err
+
+
+# ---- the raced implementations against plain autograd ------------------------------------------------------------
+
+
+def tensors(ds):
+    return {k: torch.tensor(ds[k]) for k in ("input_ids", "attention_mask", "labels", "lang_id")}
+
+
+def flat_grad(model, batch, scale=1.0):
+    model.zero_grad(set_to_none=True)
+    (model(**{k: v for k, v in batch.items() if k != "lang_id"}).loss * scale).backward()
+    g = torch.cat([p.grad.double().flatten() for p in model.parameters()])
+    model.zero_grad(set_to_none=True)
+    return g
+
+
+def current_grad(model):
+    return torch.cat([p.grad.double().flatten() for p in model.parameters()])
+
+
+def project(g, o):
+    return g - min(0.0, float(g @ o) / float(o @ o)) * o
+
+
+def test_authors_step_is_the_projection(bench):
+    model = tiny_token_model()
+    params = list(model.parameters())
+    en = tensors(synthetic_token_data(8, lang_id=0, seed=1))
+    xx = tensors(synthetic_token_data(4, lang_id=1, seed=2, label_shift=1))
+    g, o = flat_grad(model, en), flat_grad(model, xx)
+    assert float(g @ o) < 0  # the case where the projection changes g
+    bench.authors_step(model, params, en, xx)
+    torch.testing.assert_close(current_grad(model), project(g, o), rtol=1e-4, atol=1e-6)
+
+
+def test_persistent_buffer_step_is_the_projection(bench, tmp_path):
+    from hf_mixtrain import GradientMixTrainer, MixTrainingArguments
+
+    model = tiny_token_model()
+    params = list(model.parameters())
+    en, pool = synthetic_token_data(8, lang_id=0, seed=1), synthetic_token_data(4, lang_id=1, seed=2, label_shift=1)
+    g, o = flat_grad(model, tensors(en)), flat_grad(model, tensors(pool))
+    args = MixTrainingArguments(output_dir=str(tmp_path), method="naive-mix", use_cpu=True, report_to=[])
+    trainer = GradientMixTrainer(model=model, args=args)
+    trainer.current_gradient_accumulation_steps = 1
+    buffers = [torch.full_like(p, 7.0) for p in params]  # stale content must not leak into the oracle gradient
+    bench.persistent_oracle_step(trainer, model, params, tensors(en), pool, buffers)
+    torch.testing.assert_close(current_grad(model), project(g, o), rtol=1e-4, atol=1e-6)
+
+
+def explicit_pcgrad(grads, rng):
+    """Yu et al. (2020), Algorithm 1, on flat vectors: each g_i projected off each g_j it conflicts with, in turn."""
+    out = torch.zeros_like(grads[0])
+    for i, gi in enumerate(grads):
+        pc = gi.clone()
+        for j in rng.permutation(len(grads)):
+            if j != i and float(pc @ grads[j]) < 0:
+                pc = pc - float(pc @ grads[j]) / float(grads[j] @ grads[j]) * grads[j]
+        out += pc
+    return out
+
+
+def test_pairwise_pcgrad_is_pcgrad_over_the_languages_in_the_batch(bench):
+    model = tiny_token_model()
+    params = list(model.parameters())
+    # Three languages with unequal shares of the batch (3 + 2 + 3 rows).
+    data = [synthetic_token_data(n, lang_id=lang, seed=lang, label_shift=lang) for lang, n in ((0, 3), (1, 2), (2, 3))]
+    batch = {k: torch.cat([tensors(d)[k] for d in data]) for k in ("input_ids", "attention_mask", "labels", "lang_id")}
+    grads = [flat_grad(model, tensors(d), scale=len(d) / 8) for d in data]  # each language's share of the batch mean
+    # Without conflicts PCGrad is the plain sum, the mixed-batch gradient: checks the per-language split and weights.
+    torch.testing.assert_close(sum(grads), flat_grad(model, batch), rtol=1e-4, atol=1e-6)
+    gram = torch.stack(grads) @ torch.stack(grads).T
+    assert (gram < 0).any()  # some pair conflicts, so projections happen
+    bench.pairwise_pcgrad_step(model, params, batch, np.random.default_rng(3))
+    expected = explicit_pcgrad(grads, np.random.default_rng(3))
+    torch.testing.assert_close(current_grad(model), expected, rtol=1e-4, atol=1e-6)
