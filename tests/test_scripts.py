@@ -96,6 +96,15 @@ def test_every_task_and_method(task, method, tiny_model_dir, tmp_path, monkeypat
     assert (out / "surgery_history.jsonl").exists() == (method == "gradient-mix")
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_with_evaluation_during_training(method, tiny_model_dir, tmp_path, monkeypatch):
+    # The offline presets evaluate every epoch; the test-set pass must not inherit that (zero-shot once failed here).
+    install_fake_hub(monkeypatch)
+    extra = dict(eval_strategy="epoch", eval_steps=None)
+    results = script("pos").main(argv("pos", method, tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra))
+    assert all(0.0 <= results[f"test_{lang}_accuracy"] <= 100.0 for lang in ["en"] + TARGETS["pos"])
+
+
 def test_two_stage_methods_reuse_the_cached_source_model(tiny_model_dir, tmp_path, monkeypatch):
     install_fake_hub(monkeypatch)
     import hf_mixtrain.methods as methods
