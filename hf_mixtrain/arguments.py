@@ -12,7 +12,7 @@ from .surgery import SCOPES
 METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix")
 SURGERY_EVERY = ("micro_batch", "optimizer_step")
 SURGERY_SYNC = ("local", "global")
-SURGERY_SOURCES = ("oracle_pool", "batch_split")
+SURGERY_SOURCES = ("oracle_pool", "batch_split", "pairwise")
 
 
 @dataclass
@@ -48,7 +48,9 @@ class MixTrainingArguments(TrainingArguments):
             "g <- g - min(0, g.o/||o||^2) o; costs one extra pass over the oracle batch. batch_split: each batch "
             "holds source rows and rows of one target language (language_batches); the two row groups are "
             "passed separately, g_s <- g_s - min(0, g_s.g_t/||g_t||^2) g_t, and the update is the "
-            "row-weighted sum of g_s and g_t; the two passes together cost one ordinary step.",
+            "row-weighted sum of g_s and g_t; the two passes together cost one ordinary step. pairwise: full PCGrad "
+            "(Yu et al. 2020) over the languages present in each batch, one forward+backward per language and "
+            "every conflicting pair projected; the cost the paper avoids, for comparison.",
             "choices": list(SURGERY_SOURCES),
         },
     )
@@ -137,18 +139,22 @@ class MixTrainingArguments(TrainingArguments):
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(allowed)}.")
         if not 0.0 <= self.surgery_prob <= 1.0:
             raise ValueError(f"surgery_prob={self.surgery_prob} must lie in [0, 1].")
-        if self.surgery_source == "batch_split" and self.method == "gradient-mix":
+        if self.surgery_source in ("batch_split", "pairwise") and self.method == "gradient-mix":
+            source = f"surgery_source={self.surgery_source!r}"
             if self.surgery_every != "micro_batch":
                 raise ValueError(
-                    "surgery_source='batch_split' projects inside each micro-batch (its two row groups exist only "
-                    "there); set surgery_every='micro_batch'."
+                    f"{source} projects inside each micro-batch (its row groups exist only there); set "
+                    "surgery_every='micro_batch'."
                 )
             if self.surgery_sync != "local":
                 raise ValueError(
-                    "surgery_source='batch_split' supports surgery_sync='local' only: processes hold batches of "
-                    "different target languages, so there is no single global target gradient to project against."
+                    f"{source} supports surgery_sync='local' only: processes hold batches of different languages, "
+                    "so there is no single global per-language gradient to project against."
                 )
-            self.language_batches = True
+            if self.surgery_source == "pairwise" and self.surgery_scope != "global":
+                raise ValueError("surgery_source='pairwise' supports surgery_scope='global' only (PCGrad's rule).")
+            if self.surgery_source == "batch_split":
+                self.language_batches = True
         for name in ("oracle_batch_size", "oracle_source_batch_size", "language_batch_target_rows"):
             value = getattr(self, name)
             if value is not None and value < 1:

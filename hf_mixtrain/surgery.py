@@ -156,3 +156,46 @@ def project_conflicting(
         num_tensors=len(pairs),
         tensor_cosines=tensor_cosines,
     )
+
+
+def gram_matrix(grads: Sequence[Sequence[Optional[torch.Tensor]]]) -> list:
+    """Dot products ``G[i][j] = <g_i, g_j>`` between gradients, each a list of tensors (one per parameter).
+
+    Tensors that are ``None`` in either gradient take no part in that pair. Sums are float32 per tensor and
+    float64 across tensors, as in :func:`project_conflicting`; no gradient is concatenated.
+    """
+    n = len(grads)
+    gram = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            dots = [_dot(a, b) for a, b in _pairs(grads[i], grads[j])]
+            value = math.fsum(torch.stack(dots).double().cpu().tolist()) if dots else 0.0
+            gram[i][j] = gram[j][i] = value
+    return gram
+
+
+def pcgrad_coefficients(gram: Sequence[Sequence[float]], orders: Sequence[Sequence[int]]) -> tuple[list, int]:
+    """PCGrad (Yu et al., 2020, Algorithm 1) over n gradients, computed on their Gram matrix.
+
+    Each ``g_i`` is projected in turn, in the order ``orders[i]``, off every ``g_j`` (j != i) that its projected
+    version conflicts with; the update is the sum of the projected gradients. Every projected gradient stays in
+    the span of the g's, so the update is ``sum_k c_k g_k``: this returns ``(c, number of projections made)``.
+    With no conflict, c is all ones (the plain sum). A non-finite Gram matrix (inf/nan gradients) returns all
+    ones and 0 projections, so a loss scaler still sees the overflow.
+    """
+    n = len(gram)
+    if not all(math.isfinite(x) for row in gram for x in row):
+        return [1.0] * n, 0
+    total, made = [0.0] * n, 0
+    for i in range(n):
+        w = [0.0] * n
+        w[i] = 1.0
+        for j in orders[i]:
+            if j == i or gram[j][j] <= 0:
+                continue
+            d = math.fsum(w[k] * gram[k][j] for k in range(n))  # (projected g_i) . g_j
+            if d < 0:
+                w[j] -= d / gram[j][j]
+                made += 1
+        total = [t + x for t, x in zip(total, w)]
+    return total, made

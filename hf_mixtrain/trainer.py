@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 from collections import Counter
@@ -20,7 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint, seed_worker
 from .arguments import MixTrainingArguments
 from .modelcard import CARD_NAME, TASKS, ModelCardInfo, build_model_card, labels_from_config
 from .samplers import LanguageBatchSampler
-from .surgery import project_conflicting
+from .surgery import gram_matrix, pcgrad_coefficients, project_conflicting
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,8 @@ class GradientMixTrainer(Trainer):
                 "or DDP via `accelerate launch` / `torchrun` (multi-GPU or multi-CPU), with fp16/bf16 and gradient "
                 "accumulation. Remove the DeepSpeed/FSDP config, or use method='naive-mix'."
             )
-        if args.surgery_source == "batch_split":
-            return
+        if args.surgery_source in ("batch_split", "pairwise"):
+            return  # the batch is its own source of gradients: no oracle pools
         if not self.oracle_datasets:
             raise ValueError(
                 "method='gradient-mix' needs oracle_datasets={language: tokenised dataset}: the per-language pools "
@@ -199,6 +200,8 @@ class GradientMixTrainer(Trainer):
             synced = not self._distributed
             if self.args.surgery_source == "batch_split":
                 loss = self._batch_split_step(model, inputs, micro)
+            elif self.args.surgery_source == "pairwise":
+                loss = self._pairwise_step(model, inputs, micro)
             else:
                 loss = super().training_step(model, inputs, num_items_in_batch)
                 if self.args.surgery_every == "micro_batch" or last_micro:
@@ -301,6 +304,54 @@ class GradientMixTrainer(Trainer):
             }
         )
         return weights["source"] * losses["source"] + weights["target"] * losses["target"]
+
+    def _pairwise_step(self, model, inputs, micro: int) -> torch.Tensor:
+        """Full PCGrad over the languages in the micro-batch: a forward+backward per language, pairs projected."""
+        args = self.args
+        lang_ids = inputs.get(LANG_ID_COLUMN)
+        if lang_ids is None:
+            raise ValueError("surgery_source='pairwise' needs a lang_id column in the training rows.")
+        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
+        ids = torch.as_tensor(lang_ids)
+        langs = ids.unique().tolist()
+        if rng.random() >= args.surgery_prob or len(langs) == 1:
+            return super().training_step(model, inputs)
+        parts = [_select_rows(inputs, ids == lang) for lang in langs]
+        counts = [_loss_items(part) for part in parts]
+        weights = [n / sum(counts) for n in counts]
+
+        params = self._surgery_params
+        running = [p.grad for p in params]
+        grads, loss = [], 0.0
+        for part, w in zip(parts, weights):
+            for p in params:
+                p.grad = None
+            # Each language's gradient weighted by its share of the batch's loss terms: unprojected, their sum is
+            # the mixed batch's gradient, and PCGrad's projections act on those weighted gradients.
+            loss = loss + w * super().training_step(model, part)
+            grad = [p.grad for p in params]
+            torch._foreach_mul_([g for g in grad if g is not None], w)
+            grads.append(grad)
+        gram = gram_matrix(grads)
+        coefficients, made = pcgrad_coefficients(gram, [rng.permutation(len(langs)).tolist() for _ in langs])
+        for i, p in enumerate(params):
+            p.grad = _weighted_sum([(g[i], c) for g, c in zip(grads, coefficients)] + [(running[i], 1.0)])
+        pairs = [(i, j) for i in range(len(langs)) for j in range(i + 1, len(langs))]
+        cosines = [gram[i][j] / math.sqrt(gram[i][i] * gram[j][j]) if gram[i][i] > 0 and gram[j][j] > 0 else 0.0
+                   for i, j in pairs]
+        self.surgery_history.append(
+            {
+                "step": self.state.global_step,
+                "micro_step": micro,
+                "lang": "+".join(self._language_names.get(i, str(i)) for i in langs),
+                "rows": int(ids.numel()),
+                "dot": min(gram[i][j] for i, j in pairs),
+                "cosine": min(cosines),
+                "projected": made > 0,
+                "num_projected": made,
+            }
+        )
+        return loss
 
     def get_train_dataloader(self):
         if not self.args.language_batches:

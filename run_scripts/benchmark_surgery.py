@@ -203,47 +203,6 @@ def persistent_oracle_step(trainer, model, params, batch, pool, buffers):
     project_conflicting(grads, buffers)
 
 
-def pcgrad_weights(gram, rng):
-    """PCGrad (Yu et al. 2020, Alg. 1) on a Gram matrix: weights w with sum_k w_k g_k = the PCGrad update."""
-    L = len(gram)
-    total = np.zeros(L)
-    for i in range(L):
-        w = np.zeros(L)
-        w[i] = 1.0
-        for j in rng.permutation(L):
-            d = w @ gram[:, j]  # (projected g_i) . g_j, as projected g_i = sum_k w_k g_k
-            if j != i and d < 0 and gram[j, j] > 0:
-                w[j] -= d / gram[j, j]
-        total += w
-    return total
-
-
-def pairwise_pcgrad_step(model, params, batch, rng):
-    """Full PCGrad over the languages present in a batch: a forward+backward per language, all pairs projected."""
-    device, n = params[0].device, len(batch["lang_id"])
-    grads = []
-    for lang in batch["lang_id"].unique().tolist():
-        rows = (batch["lang_id"] == lang).nonzero().squeeze(1)
-        # Weighted by the language's share of the batch: unprojected, the sum is the mixed-batch gradient.
-        (model(**on(device, {k: v[rows] for k, v in batch.items()})).loss * (len(rows) / n)).backward()
-        grads.append([p.grad for p in params])
-        for p in params:
-            p.grad = None
-    L = len(grads)
-    pairs = [(i, j) for i in range(L) for j in range(i, L)]
-    dots = torch.stack([sum(torch.dot(a.flatten(), b.flatten()) for a, b in zip(grads[i], grads[j])) for i, j in pairs])
-    gram = np.zeros((L, L))
-    for (i, j), d in zip(pairs, dots.double().cpu().tolist()):
-        gram[i, j] = gram[j, i] = d
-    w = pcgrad_weights(gram, rng)
-    out = grads[0]  # the update is built in place in the first language's gradient
-    torch._foreach_mul_(out, float(w[0]))
-    for k in range(1, L):
-        torch._foreach_add_(out, grads[k], alpha=float(w[k]))
-    for p, g in zip(params, out):
-        p.grad = g
-
-
 # ---- measuring ------------------------------------------------------------------------------------------------------
 
 
@@ -304,7 +263,7 @@ def headline(args):
     return f"gradient-mix step (GradientMixTrainer, {args.pools[-1]} pools)"
 
 
-def make_variants(args, model, params, trainers, pools, batches, oracle, buffers, rng):
+def make_variants(args, model, params, trainers, pools, batches, oracle, buffers):
     """name -> step function; every step starts from .grad = None, as after the Trainer's zero_grad."""
     naive, batch = trainers["naive"], batches[args.pairwise_langs[-1]]
 
@@ -325,8 +284,8 @@ def make_variants(args, model, params, trainers, pools, batches, oracle, buffers
     for n in args.pools[:-1]:
         steps[f"gradient-mix, {n} pools"] = lambda n=n: surgery_step(trainers[n])
     for L in args.pairwise_langs:
-        steps[f"pairwise PCGrad, {L} languages in the batch"] = lambda L=L: pairwise_pcgrad_step(
-            model, params, batches[L], rng)
+        steps[f"pairwise PCGrad, {L} languages in the batch"] = lambda L=L: surgery_step(
+            trainers["pairwise"], batches[L])
     return steps
 
 
@@ -334,16 +293,15 @@ def measure_steps(args, model, trainers, pools, batches, oracle, sync, meter):
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     buffers = [torch.zeros_like(p) for p in params]
-    rng = np.random.default_rng(args.seed)
     out = {"times": {}, "peaks": {}, "skipped": {}, "probe": None}
-    steps = make_variants(args, model, params, trainers, pools, batches, oracle, buffers, rng)
+    steps = make_variants(args, model, params, trainers, pools, batches, oracle, buffers)
     # Warm-up: first calls allocate once-only state (kernels, oracle pools, lazy imports, math-library buffers
     # sized by the largest shapes) that would be charged to whichever variant ran first. Every variant runs on
     # 8-token batches (but the pool-count rows and the buffer variant, whose oracle passes are full-size and
     # which warm nothing new), then the naive-mix step and the oracle pass once at full size.
     note("warm-up")
     short = {L: {k: v[:, :8].contiguous() if v.dim() == 2 else v for k, v in b.items()} for L, b in batches.items()}
-    warm = make_variants(args, model, params, trainers, pools, short, short[args.pairwise_langs[-1]], buffers, rng)
+    warm = make_variants(args, model, params, trainers, pools, short, short[args.pairwise_langs[-1]], buffers)
     for name, fn in warm.items():
         if name.endswith(" pools") or name == PERSISTENT:
             continue
@@ -570,6 +528,7 @@ def run(args, command):
         for P in args.pools:
             trainers[P] = step_trainer(model, args, tmp, "gradient-mix", {lang: pools[lang] for lang in LANGS[:P]})
         trainers["split"] = step_trainer(model, args, tmp, "gradient-mix", surgery_source="batch_split")
+        trainers["pairwise"] = step_trainer(model, args, tmp, "gradient-mix", surgery_source="pairwise")
         trainers["naive"].accelerator.prepare_model(model)  # as Trainer.train(): device, autocast around forward
         measured = measure_steps(args, model, trainers, pools, batches, oracle, sync, meter)
         note("throughput")

@@ -5,7 +5,6 @@ import importlib.util
 import os
 import re
 
-import numpy as np
 import pytest
 import torch
 from helpers import synthetic_token_data, tiny_token_model
@@ -133,31 +132,3 @@ def test_persistent_buffer_step_is_the_projection(bench, tmp_path):
     buffers = [torch.full_like(p, 7.0) for p in params]  # stale content must not leak into the oracle gradient
     bench.persistent_oracle_step(trainer, model, params, tensors(en), pool, buffers)
     torch.testing.assert_close(current_grad(model), project(g, o), rtol=1e-4, atol=1e-6)
-
-
-def explicit_pcgrad(grads, rng):
-    """Yu et al. (2020), Algorithm 1, on flat vectors: each g_i projected off each g_j it conflicts with, in turn."""
-    out = torch.zeros_like(grads[0])
-    for i, gi in enumerate(grads):
-        pc = gi.clone()
-        for j in rng.permutation(len(grads)):
-            if j != i and float(pc @ grads[j]) < 0:
-                pc = pc - float(pc @ grads[j]) / float(grads[j] @ grads[j]) * grads[j]
-        out += pc
-    return out
-
-
-def test_pairwise_pcgrad_is_pcgrad_over_the_languages_in_the_batch(bench):
-    model = tiny_token_model()
-    params = list(model.parameters())
-    # Three languages with unequal shares of the batch (3 + 2 + 3 rows).
-    data = [synthetic_token_data(n, lang_id=lang, seed=lang, label_shift=lang) for lang, n in ((0, 3), (1, 2), (2, 3))]
-    batch = {k: torch.cat([tensors(d)[k] for d in data]) for k in ("input_ids", "attention_mask", "labels", "lang_id")}
-    grads = [flat_grad(model, tensors(d), scale=len(d) / 8) for d in data]  # each language's share of the batch mean
-    # Without conflicts PCGrad is the plain sum, the mixed-batch gradient: checks the per-language split and weights.
-    torch.testing.assert_close(sum(grads), flat_grad(model, batch), rtol=1e-4, atol=1e-6)
-    gram = torch.stack(grads) @ torch.stack(grads).T
-    assert (gram < 0).any()  # some pair conflicts, so projections happen
-    bench.pairwise_pcgrad_step(model, params, batch, np.random.default_rng(3))
-    expected = explicit_pcgrad(grads, np.random.default_rng(3))
-    torch.testing.assert_close(current_grad(model), expected, rtol=1e-4, atol=1e-6)
