@@ -273,23 +273,14 @@ class GradientMixTrainer(Trainer):
                 "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
                 f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
             )
-        parts = {"target": _select_rows(inputs, ~is_source), "source": _select_rows(inputs, is_source)}
-        counts = {name: _loss_items(part) for name, part in parts.items()}
-        weights = {name: n / sum(counts.values()) for name, n in counts.items()}
-        target_ids = torch.as_tensor(parts["target"][LANG_ID_COLUMN]).unique().tolist()
-
-        params = self._surgery_params
-        running = [p.grad for p in params]
-        grads, losses = {}, {}
-        for name, part in parts.items():
-            for p in params:
-                p.grad = None
-            # Each part's loss is its own mean; the weights below restore the mean over the whole batch.
-            losses[name] = super().training_step(model, part)
-            grads[name] = [p.grad for p in params]
-        record = project_conflicting(grads["source"], grads["target"], scope=args.surgery_scope)
-        for p, r, g_s, g_t in zip(params, running, grads["source"], grads["target"]):
-            p.grad = _weighted_sum([(g_s, weights["source"]), (g_t, weights["target"]), (r, 1.0)])
+        target = _select_rows(inputs, ~is_source)
+        target_ids = torch.as_tensor(target[LANG_ID_COLUMN]).unique().tolist()
+        running, (g_t, g_s), (loss_t, loss_s), (w_t, w_s) = self._part_gradients(
+            model, [target, _select_rows(inputs, is_source)]
+        )
+        record = project_conflicting(g_s, g_t, scope=args.surgery_scope)
+        for p, r, s, t in zip(self._surgery_params, running, g_s, g_t):
+            p.grad = _weighted_sum([(s, w_s), (t, w_t), (r, 1.0)])
         names = [self._language_names.get(i, str(i)) for i in target_ids]
         self.surgery_history.append(
             {
@@ -303,7 +294,7 @@ class GradientMixTrainer(Trainer):
                 "num_projected": record.num_projected,
             }
         )
-        return weights["source"] * losses["source"] + weights["target"] * losses["target"]
+        return w_s * loss_s + w_t * loss_t
 
     def _pairwise_step(self, model, inputs, micro: int) -> torch.Tensor:
         """Full PCGrad over the languages in the micro-batch: a forward+backward per language, pairs projected."""
@@ -317,24 +308,13 @@ class GradientMixTrainer(Trainer):
         if rng.random() >= args.surgery_prob or len(langs) == 1:
             return super().training_step(model, inputs)
         parts = [_select_rows(inputs, ids == lang) for lang in langs]
-        counts = [_loss_items(part) for part in parts]
-        weights = [n / sum(counts) for n in counts]
-
-        params = self._surgery_params
-        running = [p.grad for p in params]
-        grads, loss = [], 0.0
-        for part, w in zip(parts, weights):
-            for p in params:
-                p.grad = None
-            # Each language's gradient weighted by its share of the batch's loss terms: unprojected, their sum is
-            # the mixed batch's gradient, and PCGrad's projections act on those weighted gradients.
-            loss = loss + w * super().training_step(model, part)
-            grad = [p.grad for p in params]
+        running, grads, losses, weights = self._part_gradients(model, parts)
+        # PCGrad acts on the weighted gradients w_l g_l: unprojected, their sum is the mixed batch's gradient.
+        for grad, w in zip(grads, weights):
             torch._foreach_mul_([g for g in grad if g is not None], w)
-            grads.append(grad)
         gram = gram_matrix(grads)
         coefficients, made = pcgrad_coefficients(gram, [rng.permutation(len(langs)).tolist() for _ in langs])
-        for i, p in enumerate(params):
+        for i, p in enumerate(self._surgery_params):
             p.grad = _weighted_sum([(g[i], c) for g, c in zip(grads, coefficients)] + [(running[i], 1.0)])
         pairs = [(i, j) for i in range(len(langs)) for j in range(i + 1, len(langs))]
         cosines = [gram[i][j] / math.sqrt(gram[i][i] * gram[j][j]) if gram[i][i] > 0 and gram[j][j] > 0 else 0.0
@@ -351,7 +331,25 @@ class GradientMixTrainer(Trainer):
                 "num_projected": made,
             }
         )
-        return loss
+        return sum(w * loss for w, loss in zip(weights, losses))
+
+    def _part_gradients(self, model, parts: list) -> tuple:
+        """Forward+backward of each part of a micro-batch on its own, each into fresh `.grad` tensors.
+
+        Returns the `.grad` tensors held before (the running sum of earlier micro-batches, for the caller to add
+        back), each part's gradient and loss (the mean over its own rows), and each part's share of the batch's
+        loss terms, the weights that turn the parts' means back into the batch's mean.
+        """
+        params = self._surgery_params
+        running = [p.grad for p in params]
+        counts = [_loss_items(part) for part in parts]
+        grads, losses = [], []
+        for part in parts:
+            for p in params:
+                p.grad = None
+            losses.append(super().training_step(model, part))
+            grads.append([p.grad for p in params])
+        return running, grads, losses, [n / sum(counts) for n in counts]
 
     def get_train_dataloader(self):
         if not self.args.language_batches:
