@@ -31,10 +31,14 @@ def max_diff(a, b):
     return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
-@pytest.mark.parametrize("source", ["oracle_pool", "batch_split"])
+@pytest.mark.parametrize("source", ["oracle_pool", "batch_split", "pairwise"])
 def test_gradient_mix_two_processes_stay_identical(tmp_path, source):
     (p0, h0), (p1, h1) = run(tmp_path, "--ga", "2", "--steps", "4", "--dropout", "0.1", "--surgery_source", source, procs=2)
     assert max_diff(p0, p1) == 0.0
+    if source == "pairwise":
+        # Mixed batches: a process projects the micro-batches of its shard that hold both languages.
+        assert h0 and h1 and all(e["lang"] == "en+xx" for e in h0 + h1)
+        return
     if source == "batch_split":
         # Each process holds its own language batches; both split every micro-batch and end identical.
         assert len(h0) == len(h1) == 8
