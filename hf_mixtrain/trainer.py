@@ -240,16 +240,7 @@ class GradientMixTrainer(Trainer):
         record = project_conflicting(
             grads, oracle, scope=args.surgery_scope, return_tensor_cosines=args.surgery_log_tensors
         )
-        event = {
-            "step": self.state.global_step,
-            "micro_step": micro,
-            "lang": lang,
-            "rows": int(size),
-            "dot": record.dot,
-            "cosine": record.cosine,
-            "projected": record.projected,
-            "num_projected": record.num_projected,
-        }
+        event = self._event(micro, lang, size, record.dot, record.cosine, record.num_projected)
         if args.surgery_log_tensors:
             names = self._param_names()
             taking_part = [names[id(p)] for p, g, o in zip(params, grads, oracle) if g is not None and o is not None]
@@ -261,13 +252,10 @@ class GradientMixTrainer(Trainer):
     def _batch_split_step(self, model, inputs, micro: int) -> torch.Tensor:
         """One micro-batch as two passes, source rows and target rows, with the target gradient as the oracle."""
         args = self.args
-        lang_ids = inputs.get(LANG_ID_COLUMN)
-        if lang_ids is None:
-            raise ValueError("surgery_source='batch_split' needs a lang_id column in the training rows.")
-        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
-        if rng.random() >= args.surgery_prob:
+        ids, _ = self._row_languages(inputs, micro)
+        if ids is None:
             return super().training_step(model, inputs)
-        is_source = torch.as_tensor(lang_ids) == self.language_ids[args.source_language]
+        is_source = ids == self.language_ids[args.source_language]
         if bool(is_source.all()) or not bool(is_source.any()):
             raise ValueError(
                 "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
@@ -283,29 +271,15 @@ class GradientMixTrainer(Trainer):
             p.grad = _weighted_sum([(s, w_s), (t, w_t), (r, 1.0)])
         names = [self._language_names.get(i, str(i)) for i in target_ids]
         self.surgery_history.append(
-            {
-                "step": self.state.global_step,
-                "micro_step": micro,
-                "lang": names[0] if len(names) == 1 else "+".join(names),
-                "rows": int((~is_source).sum()),
-                "dot": record.dot,
-                "cosine": record.cosine,
-                "projected": record.projected,
-                "num_projected": record.num_projected,
-            }
+            self._event(micro, "+".join(names), (~is_source).sum(), record.dot, record.cosine, record.num_projected)
         )
         return w_s * loss_s + w_t * loss_t
 
     def _pairwise_step(self, model, inputs, micro: int) -> torch.Tensor:
         """Full PCGrad over the languages in the micro-batch: a forward+backward per language, pairs projected."""
-        args = self.args
-        lang_ids = inputs.get(LANG_ID_COLUMN)
-        if lang_ids is None:
-            raise ValueError("surgery_source='pairwise' needs a lang_id column in the training rows.")
-        rng = np.random.default_rng([args.seed, self.state.global_step, micro])
-        ids = torch.as_tensor(lang_ids)
-        langs = ids.unique().tolist()
-        if rng.random() >= args.surgery_prob or len(langs) == 1:
+        ids, rng = self._row_languages(inputs, micro)
+        langs = [] if ids is None else ids.unique().tolist()
+        if len(langs) < 2:
             return super().training_step(model, inputs)
         parts = [_select_rows(inputs, ids == lang) for lang in langs]
         running, grads, losses, weights = self._part_gradients(model, parts)
@@ -319,19 +293,34 @@ class GradientMixTrainer(Trainer):
         pairs = [(i, j) for i in range(len(langs)) for j in range(i + 1, len(langs))]
         cosines = [gram[i][j] / math.sqrt(gram[i][i] * gram[j][j]) if gram[i][i] > 0 and gram[j][j] > 0 else 0.0
                    for i, j in pairs]
+        names = "+".join(self._language_names.get(i, str(i)) for i in langs)
         self.surgery_history.append(
-            {
-                "step": self.state.global_step,
-                "micro_step": micro,
-                "lang": "+".join(self._language_names.get(i, str(i)) for i in langs),
-                "rows": int(ids.numel()),
-                "dot": min(gram[i][j] for i, j in pairs),
-                "cosine": min(cosines),
-                "projected": made > 0,
-                "num_projected": made,
-            }
+            self._event(micro, names, ids.numel(), min(gram[i][j] for i, j in pairs), min(cosines), made)
         )
         return sum(w * loss for w, loss in zip(weights, losses))
+
+    def _row_languages(self, inputs, micro: int) -> tuple[Optional[torch.Tensor], np.random.Generator]:
+        """Each row's language id and this micro-batch's generator; the ids are None when it draws no surgery."""
+        lang_ids = inputs.get(LANG_ID_COLUMN)
+        if lang_ids is None:
+            raise ValueError(f"surgery_source={self.args.surgery_source!r} needs a lang_id column in the training rows.")
+        rng = np.random.default_rng([self.args.seed, self.state.global_step, micro])
+        if rng.random() >= self.args.surgery_prob:
+            return None, rng
+        return torch.as_tensor(lang_ids), rng
+
+    def _event(self, micro: int, lang: str, rows, dot: float, cosine: float, num_projected: int) -> dict:
+        """One line of surgery_history.jsonl."""
+        return {
+            "step": self.state.global_step,
+            "micro_step": micro,
+            "lang": lang,
+            "rows": int(rows),
+            "dot": dot,
+            "cosine": cosine,
+            "projected": num_projected > 0,
+            "num_projected": num_projected,
+        }
 
     def _part_gradients(self, model, parts: list) -> tuple:
         """Forward+backward of each part of a micro-batch on its own, each into fresh `.grad` tensors.

@@ -1,11 +1,10 @@
 """surgery_source="pairwise": full PCGrad over the languages in a batch, against PCGrad on flattened float64 vectors."""
 
-import copy
-
 import numpy as np
 import pytest
 import torch
 from helpers import tiny_token_model
+from test_batch_split import current_grad, grad_of
 from test_trainer import args
 
 from hf_mixtrain import GradientMixTrainer, MixTrainingArguments
@@ -68,24 +67,11 @@ def batch(shift=1, seed=0):
             "lang_id": torch.tensor(lang)}
 
 
-def grad_of(model, inputs, rows=None):
-    model = copy.deepcopy(model)
-    b = {k: v for k, v in inputs.items() if k != "lang_id"}
-    if rows is not None:
-        b = {k: v[rows] for k, v in b.items()}
-    model(**b).loss.backward()
-    return torch.cat([p.grad.double().flatten() for p in model.parameters()])
-
-
 def trainer_for(tmp_path, **kw):
     model = tiny_token_model()
     trainer = GradientMixTrainer(model=model, args=args(tmp_path, surgery_source="pairwise", **kw), language_ids=LANGS)
     trainer.current_gradient_accumulation_steps = 1
     return trainer, model
-
-
-def current_grad(model):
-    return torch.cat([p.grad.double().flatten() for p in model.parameters()])
 
 
 def test_pairwise_step_is_pcgrad_on_the_languages_weighted_gradients(tmp_path):
