@@ -468,10 +468,12 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
 
 
 def _evaluation_trainer(exp: Experiment, model, args: MixTrainingArguments) -> TaskTrainer:
-    # It only predicts: the training run's eval/selection settings would make the Trainer ask for an eval_dataset.
+    # It only predicts: the training run's eval/selection settings would make the Trainer ask for an eval_dataset,
+    # and gradient-mix for oracle pools. Other methods keep their name, which the model card reports.
+    method = "naive-mix" if args.method == "gradient-mix" else args.method
     return TaskTrainer(
         model=model,
-        args=dataclasses.replace(args, method="naive-mix", eval_strategy="no", load_best_model_at_end=False),
+        args=dataclasses.replace(args, method=method, eval_strategy="no", load_best_model_at_end=False),
         task=exp.task,
         processing_class=exp.tokenizer,
         data_collator=exp.task.data_collator(exp.tokenizer),
