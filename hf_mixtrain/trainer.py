@@ -261,10 +261,9 @@ class GradientMixTrainer(Trainer):
                 "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
                 f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
             )
-        target = _select_rows(inputs, ~is_source)
-        target_ids = torch.as_tensor(target[LANG_ID_COLUMN]).unique().tolist()
+        target_ids = ids[~is_source].unique().tolist()
         running, (g_t, g_s), (loss_t, loss_s), (w_t, w_s) = self._part_gradients(
-            model, [target, _select_rows(inputs, is_source)]
+            model, [_select_rows(inputs, ~is_source), _select_rows(inputs, is_source)]
         )
         record = project_conflicting(g_s, g_t, scope=args.surgery_scope)
         for p, r, s, t in zip(self._surgery_params, running, g_s, g_t):
