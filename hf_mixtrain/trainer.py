@@ -87,6 +87,7 @@ class GradientMixTrainer(Trainer):
         self._micro_step = 0
         self._prepared_pools: Optional[dict[str, Any]] = None
         self._params: Optional[list[torch.nn.Parameter]] = None
+        self._loss_weight = 1.0  # a part's share of its micro-batch's loss, set around each part's pass
         if args.method == "gradient-mix":
             self._check_surgery_setup()
         if args.language_batches and args.source_language not in self.language_ids:
@@ -143,7 +144,11 @@ class GradientMixTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # Models with **kwargs would swallow lang_id silently; no model takes it, so it never reaches forward.
         inputs.pop(LANG_ID_COLUMN, None)
-        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        out = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        if self._loss_weight == 1.0:
+            return out
+        # Weighting the loss, not the gradient afterwards, saves a pass over every gradient tensor.
+        return (out[0] * self._loss_weight, *out[1:]) if return_outputs else out * self._loss_weight
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs.pop(LANG_ID_COLUMN, None)
@@ -262,17 +267,19 @@ class GradientMixTrainer(Trainer):
                 f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
             )
         target_ids = ids[~is_source].unique().tolist()
-        running, (g_t, g_s), (loss_t, loss_s), (w_t, w_s) = self._part_gradients(
+        running, (g_t, g_s), losses = self._part_gradients(
             model, [_select_rows(inputs, ~is_source), _select_rows(inputs, is_source)]
         )
+        # Both parts come weighted by their share of the batch's loss terms, w_s g_s and w_t g_t. The projection
+        # is invariant to those positive scales, and unprojected their sum is the mixed batch's gradient.
         record = project_conflicting(g_s, g_t, scope=args.surgery_scope)
         for p, r, s, t in zip(self._surgery_params, running, g_s, g_t):
-            p.grad = _weighted_sum([(s, w_s), (t, w_t), (r, 1.0)])
+            p.grad = _weighted_sum([(s, 1.0), (t, 1.0), (r, 1.0)])
         names = [self._language_names.get(i, str(i)) for i in target_ids]
         self.surgery_history.append(
             self._event(micro, "+".join(names), (~is_source).sum(), record.dot, record.cosine, record.num_projected)
         )
-        return w_s * loss_s + w_t * loss_t
+        return sum(losses)
 
     def _pairwise_step(self, model, inputs, micro: int) -> torch.Tensor:
         """Full PCGrad over the languages in the micro-batch: a forward+backward per language, pairs projected."""
@@ -281,10 +288,8 @@ class GradientMixTrainer(Trainer):
         if len(langs) < 2:
             return super().training_step(model, inputs)
         parts = [_select_rows(inputs, ids == lang) for lang in langs]
-        running, grads, losses, weights = self._part_gradients(model, parts)
         # PCGrad acts on the weighted gradients w_l g_l: unprojected, their sum is the mixed batch's gradient.
-        for grad, w in zip(grads, weights):
-            torch._foreach_mul_([g for g in grad if g is not None], w)
+        running, grads, losses = self._part_gradients(model, parts)
         gram = gram_matrix(grads)
         coefficients, made = pcgrad_coefficients(gram, [rng.permutation(len(langs)).tolist() for _ in langs])
         for i, p in enumerate(self._surgery_params):
@@ -296,7 +301,7 @@ class GradientMixTrainer(Trainer):
         self.surgery_history.append(
             self._event(micro, names, ids.numel(), min(gram[i][j] for i, j in pairs), min(cosines), made)
         )
-        return sum(w * loss for w, loss in zip(weights, losses))
+        return sum(losses)
 
     def _row_languages(self, inputs, micro: int) -> tuple[Optional[torch.Tensor], np.random.Generator]:
         """Each row's language id and this micro-batch's generator; the ids are None when it draws no surgery."""
@@ -324,20 +329,25 @@ class GradientMixTrainer(Trainer):
     def _part_gradients(self, model, parts: list) -> tuple:
         """Forward+backward of each part of a micro-batch on its own, each into fresh `.grad` tensors.
 
-        Returns the `.grad` tensors held before (the running sum of earlier micro-batches, for the caller to add
-        back), each part's gradient and loss (the mean over its own rows), and each part's share of the batch's
-        loss terms, the weights that turn the parts' means back into the batch's mean.
+        Each part's loss (the mean over its own rows) is weighted by the part's share of the batch's loss terms,
+        so the weighted losses and gradients add up to the whole batch's. Returns the `.grad` tensors held before
+        (the running sum of earlier micro-batches, for the caller to add back), and each part's weighted
+        gradient and weighted loss.
         """
         params = self._surgery_params
         running = [p.grad for p in params]
         counts = [_loss_items(part) for part in parts]
         grads, losses = [], []
-        for part in parts:
-            for p in params:
-                p.grad = None
-            losses.append(super().training_step(model, part))
-            grads.append([p.grad for p in params])
-        return running, grads, losses, [n / sum(counts) for n in counts]
+        try:
+            for part, count in zip(parts, counts):
+                for p in params:
+                    p.grad = None
+                self._loss_weight = count / sum(counts)
+                losses.append(super().training_step(model, part))
+                grads.append([p.grad for p in params])
+        finally:
+            self._loss_weight = 1.0
+        return running, grads, losses
 
     def get_train_dataloader(self):
         if not self.args.language_batches:
