@@ -233,3 +233,24 @@ def test_naive_mix_with_language_batches_runs(tmp_path):
     trainer = GradientMixTrainer(model=tiny_token_model(), args=a, train_dataset=language_data(), language_ids=LANGS)
     trainer.train()
     assert trainer.surgery_history == []
+
+
+def test_batch_split_under_bf16_autocast_gives_the_mixed_batch_gradient(tmp_path):
+    trainer, model = split_trainer(tmp_path, bf16=True)
+    batch = padded_batch(shift_target=0)
+    fp32 = grad_of(model, batch)
+    model = trainer.accelerator.prepare_model(model)  # as train() does: forward runs in autocast
+    expected = grad_of(model, batch)
+    unweighted = grad_of(model, batch, batch["lang_id"] == 0) + grad_of(model, batch, batch["lang_id"] == 1)
+    dtypes = []
+    linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    hook = linear.register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+    trainer.training_step(model, dict(batch))
+    hook.remove()
+    assert dtypes == [torch.bfloat16, torch.bfloat16]  # both parts' passes ran under autocast
+    got = current_grad(model)
+    assert float((expected - fp32).norm()) > 0  # autocast changes the gradient here
+    # bf16 rounds each pass differently: compare whole vectors. Dropping the parts' weights is off by far more.
+    assert float((got - expected).norm() / expected.norm()) < 0.01
+    assert float((unweighted - expected).norm() / expected.norm()) > 0.2
+    assert trainer.surgery_history[0]["cosine"] > 0
