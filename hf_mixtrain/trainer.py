@@ -235,8 +235,11 @@ class GradientMixTrainer(Trainer):
         for p in params:
             p.grad = None
         # A separate forward+backward (no retain_graph): the oracle gradient lands in fresh `.grad` tensors, the
-        # one extra gradient-sized buffer, and is dropped after the projection.
-        super().training_step(model, oracle_inputs)
+        # one extra gradient-sized buffer, and is dropped after the projection. Its dropout draws come from a
+        # forked random stream, so that a run whose surgeries never project trains exactly like naive-mix.
+        device = self.args.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            super().training_step(model, oracle_inputs)
         oracle = [p.grad for p in params]
         for p, g in zip(params, grads):
             p.grad = g

@@ -7,7 +7,9 @@ from datasets import concatenate_datasets
 from helpers import synthetic_token_data, tiny_token_model
 from transformers import Trainer, TrainingArguments
 
+import hf_mixtrain.trainer as trainer_module
 from hf_mixtrain import GradientMixTrainer, MixTrainingArguments
+from hf_mixtrain.surgery import SurgeryRecord
 
 EN, XX = 0, 1
 
@@ -80,6 +82,23 @@ def test_naive_mix_and_zero_prob_gradient_mix_match_the_stock_trainer(tmp_path):
         trainer.train()
         assert trainer.surgery_history == []
         assert_same_params(params(model), params(stock))
+
+
+def test_surgeries_that_never_project_train_exactly_like_naive_mix(tmp_path, monkeypatch):
+    # With dropout on, the oracle passes must not shift the random stream the mixed batches' dropout draws from.
+    train, pools = mixed_data()
+    runs = {}
+    for method in ("naive-mix", "gradient-mix"):
+        model = tiny_token_model(dropout=0.1)
+        trainer = GradientMixTrainer(
+            model=model, args=args(tmp_path / method, method=method), train_dataset=train, oracle_datasets=pools
+        )
+        if method == "gradient-mix":
+            monkeypatch.setattr(trainer_module, "project_conflicting", lambda g, o, **kw: SurgeryRecord(0.0, 1.0, False, 1.0, 1.0))
+        trainer.train()
+        runs[method] = (params(model), trainer)
+    assert len(runs["gradient-mix"][1].surgery_history) == 4  # the oracle passes ran
+    assert_same_params(runs["gradient-mix"][0], runs["naive-mix"][0], atol=0)
 
 
 def test_gradient_accumulation_matches_a_bigger_batch_and_does_not_inflate_gradients(tmp_path):
