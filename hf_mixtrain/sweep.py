@@ -120,20 +120,39 @@ def run_argv(run: PlannedRun, sweep_dir: str, script_args: list) -> list:
     ]
 
 
-def _check_settings(sweep_dir: str, task: str, script: str, script_args: list) -> None:
-    """Refuse to continue a sweep with other training settings: its finished runs would be skipped, mixing settings."""
+def _options(script_args: list) -> list:
+    """The script arguments as (flag, values) pairs in flag order: the same settings in another order compare equal."""
+    groups = []
+    for arg in script_args:
+        if arg.startswith("--"):
+            flag, eq, value = arg.partition("=")
+            groups.append((flag, [value] if eq else []))
+        elif groups:
+            groups[-1][1].append(arg)
+        else:
+            groups.append(("", [arg]))
+    # A stable sort keeps a repeated flag's occurrences in order: argparse lets the last one win.
+    return sorted(((flag, tuple(values)) for flag, values in groups), key=lambda g: g[0])
+
+
+def check_settings(sweep_dir: str, task: str, script: str, script_args: list, write: bool = True) -> None:
+    """Refuse to continue a sweep with other training settings: its finished runs would be skipped, mixing settings.
+
+    A new sweep records its settings in `sweep.json` (unless `write` is False, as in a dry run).
+    """
     settings = {"task": task, "script": os.path.basename(script), "script_args": list(script_args)}
     path = os.path.join(sweep_dir, SETTINGS_NAME)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             before = json.load(f)
-        if before != settings:
+        same = {k: v for k, v in before.items() if k != "script_args"} == {"task": task, "script": settings["script"]}
+        if not same or _options(before.get("script_args", [])) != _options(script_args):
             raise ValueError(
                 f"{sweep_dir} was started with {before}, now {settings}. Its finished runs would be skipped and the "
                 f"table would mix settings: give the same arguments, use another --sweep_dir, or delete {path} if the "
                 "change does not affect results."
             )
-    else:
+    elif write:
         os.makedirs(sweep_dir, exist_ok=True)
         write_json(path, settings)
 
@@ -273,7 +292,7 @@ def run_sweep(
     check_script_args(script_args)
     script = os.path.abspath(script or default_script(task))
     plan = plan_runs(methods, k_shots, seeds)
-    _check_settings(sweep_dir, task, script, script_args)
+    check_settings(sweep_dir, task, script, script_args)
     summary = SweepSummary()
     bar = tqdm(total=len(plan), unit="run", disable=not progress, dynamic_ncols=True)
     try:

@@ -22,7 +22,9 @@ if os.path.isdir(os.path.join(ROOT, "hf_mixtrain")) and ROOT not in sys.path:
     sys.path.insert(0, ROOT)  # run from a checkout without installing
 
 from hf_mixtrain.arguments import METHODS  # noqa: E402
-from hf_mixtrain.sweep import check_script_args, plan_runs, run_argv, run_sweep  # noqa: E402
+from hf_mixtrain.sweep import (  # noqa: E402
+    check_script_args, check_settings, default_script, plan_runs, run_argv, run_sweep,
+)
 
 TASKS = ("ner", "pos", "qa", "xnli")
 logger = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ def main(argv=None):
     if args.dry_run:
         from hf_mixtrain.analysis.store import is_complete
 
+        # A dry run refuses what the sweep would refuse, so "to run" means it would run.
+        check_settings(args.sweep_dir, task, args.script or default_script(task), script_args, write=False)
         for run in plan_runs(args.methods, args.k_shots, args.seeds):
             state = "finished" if is_complete(run.folder(args.sweep_dir), run.method, run.k, run.seed) else "to run"
             print(f"{run.name:<32} {state:<9} {' '.join(run_argv(run, args.sweep_dir, script_args))}")

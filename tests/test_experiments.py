@@ -106,9 +106,18 @@ def test_sweep_runs_once_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
     assert {d for d in after if after[d] != before.get(d)} == {redo}
     assert len(read_index(sweep)) == 4
 
-    # Other training settings in the same sweep would mix settings in one table.
+    # Other training settings in the same sweep would mix settings in one table; the same ones in another order
+    # (or as --flag=value) are the same settings.
     with pytest.raises(ValueError, match="was started with"):
         run_sweep("pos", sweep, *grid, args + ["--num_train_epochs", "2"], in_process=True, progress=False)
+    reordered = ["--target_languages=de", *TRAINING, "--model_name_or_path", tiny_model_dir]
+    assert sorted(reordered) != sorted(args) and reordered != args
+    fourth = run_sweep("pos", sweep, *grid, reordered, in_process=True, progress=False)
+    assert fourth.finished == [] and len(fourth.skipped) == 4
+    main = experiments_script().main
+    with pytest.raises(ValueError, match="was started with"):
+        main(["--task", "pos", "--sweep_dir", sweep, "--methods", "ord-fs", "--k_shots", "2", "--seeds", "3",
+              *args, "--num_train_epochs", "2", "--dry_run"])
 
 
 def _write_pos_data(root):
