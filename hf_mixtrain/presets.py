@@ -87,7 +87,8 @@ _CPU = dict(
 )
 BENCHMARK_SETTINGS: dict[str, tuple[str, dict]] = {
     "offline-pos": ("pos", dict(_CPU, num_train_epochs=2)),
-    "offline-polarity": ("xnli", dict(_CPU, num_train_epochs=1)),
+    # At 3e-4 the English model collapsed to one class in 1 of 3 seeds and mix-FT in all 3 (README, results).
+    "offline-polarity": ("xnli", dict(_CPU, num_train_epochs=1, learning_rate=1e-4)),
     "offline-ner": ("ner", dict(_CPU, num_train_epochs=3)),
 }
 
