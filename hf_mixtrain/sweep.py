@@ -135,6 +135,10 @@ def _options(script_args: list) -> list:
     return sorted(((flag, tuple(values)) for flag, values in groups), key=lambda g: g[0])
 
 
+def _comparable(settings: dict) -> dict:
+    return {**settings, "script_args": _options(settings.get("script_args", []))}
+
+
 def check_settings(sweep_dir: str, task: str, script: str, script_args: list, write: bool = True) -> None:
     """Refuse to continue a sweep with other training settings: its finished runs would be skipped, mixing settings.
 
@@ -145,8 +149,7 @@ def check_settings(sweep_dir: str, task: str, script: str, script_args: list, wr
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             before = json.load(f)
-        same = {k: v for k, v in before.items() if k != "script_args"} == {"task": task, "script": settings["script"]}
-        if not same or _options(before.get("script_args", [])) != _options(script_args):
+        if _comparable(before) != _comparable(settings):
             raise ValueError(
                 f"{sweep_dir} was started with {before}, now {settings}. Its finished runs would be skipped and the "
                 f"table would mix settings: give the same arguments, use another --sweep_dir, or delete {path} if the "
