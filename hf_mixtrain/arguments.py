@@ -7,9 +7,9 @@ from typing import Optional
 
 from transformers import TrainingArguments
 
+from .data.assembly import METHODS
 from .surgery import SCOPES
 
-METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix")
 SURGERY_EVERY = ("micro_batch", "optimizer_step")
 SURGERY_SYNC = ("local", "global")
 SURGERY_SOURCES = ("oracle_pool", "batch_split", "pairwise")
@@ -19,17 +19,15 @@ SURGERY_SOURCES = ("oracle_pool", "batch_split", "pairwise")
 class MixTrainingArguments(TrainingArguments):
     """[`~transformers.TrainingArguments`] plus the settings of mixed training and stochastic gradient surgery.
 
-    Only `method="gradient-mix"` changes what [`GradientMixTrainer`] does in a step; every other method trains
-    with the stock `Trainer` step. The task scripts also read `method` to choose the paper's recipe (which
-    stages run on which data).
+    `gradient_surgery` is the one switch of [`GradientMixTrainer`]'s step: off, the step is the stock `Trainer`
+    step (naive-mix). Which of the paper's methods a script runs is `MethodArguments.method`, not a trainer setting.
     """
 
-    method: str = field(
-        default="gradient-mix",
+    gradient_surgery: bool = field(
+        default=True,
         metadata={
-            "help": "One of the paper's methods: zero-shot, ord-fs-dev, ord-fs, mix-ft, naive-mix, gradient-mix. "
-            "Only gradient-mix does gradient surgery.",
-            "choices": list(METHODS),
+            "help": "Stochastic gradient surgery in every training step (gradient-mix). False: the stock Trainer step. "
+            "The task scripts set it from --method."
         },
     )
     source_language: str = field(default="en", metadata={"help": "The high-resource source language."})
@@ -128,7 +126,6 @@ class MixTrainingArguments(TrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         checks = {
-            "method": (self.method, METHODS),
             "surgery_scope": (self.surgery_scope, SCOPES),
             "surgery_every": (self.surgery_every, SURGERY_EVERY),
             "surgery_sync": (self.surgery_sync, SURGERY_SYNC),
@@ -139,7 +136,7 @@ class MixTrainingArguments(TrainingArguments):
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(allowed)}.")
         if not 0.0 <= self.surgery_prob <= 1.0:
             raise ValueError(f"surgery_prob={self.surgery_prob} must lie in [0, 1].")
-        if self.surgery_source in ("batch_split", "pairwise") and self.method == "gradient-mix":
+        if self.surgery_source in ("batch_split", "pairwise") and self.gradient_surgery:
             source = f"surgery_source={self.surgery_source!r}"
             if self.surgery_every != "micro_batch":
                 raise ValueError(
@@ -179,8 +176,52 @@ class ModelArguments:
 
 
 @dataclass
+class MethodArguments:
+    """Which of the paper's methods a task script runs, how it selects checkpoints and how the two-stage methods
+    adapt. The script turns `method` into stages; only gradient-mix's stage sets `gradient_surgery`."""
+
+    method: str = field(
+        default="gradient-mix",
+        metadata={
+            "help": "One of the paper's methods: zero-shot, ord-fs-dev, ord-fs, mix-ft, naive-mix, gradient-mix. "
+            "Only gradient-mix does gradient surgery.",
+            "choices": list(METHODS),
+        },
+    )
+    selection: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Checkpoint selection of the (last) training stage: source-dev, target-dev or last. Default: the "
+            "paper's per method (source-dev for one-model methods, target-dev for ord-fs-dev, last otherwise).",
+            "choices": ["source-dev", "target-dev", "last"],
+        },
+    )
+    adapt_learning_rate: Optional[float] = field(
+        default=None,
+        metadata={"help": "Learning rate of the target-adapting stage (ord-fs, ord-fs-dev, mix-ft). Default: --learning_rate."},
+    )
+    adapt_num_train_epochs: float = field(
+        default=10.0, metadata={"help": "Epochs over the K shots in the target-adapting stage."}
+    )
+    adapt_batch_size: Optional[int] = field(
+        default=None,
+        metadata={"help": "Batch size of the target-adapting stage. Default: --per_device_train_batch_size."},
+    )
+    source_model_cache_dir: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Where source-trained models are cached for the two-stage methods and zero-shot, one per model, "
+            "task, seed and training settings. Default: $HF_MIXTRAIN_CACHE/source_models (~/.cache/hf_mixtrain)."
+        },
+    )
+    save_adapted_models: bool = field(
+        default=False, metadata={"help": "ord-fs/ord-fs-dev: also save each target language's model."}
+    )
+
+
+@dataclass
 class DataArguments:
-    """Which languages, shots and data the task scripts use, and how the two-stage methods adapt."""
+    """Which languages, shots and data the task scripts use."""
 
     benchmark: Optional[str] = field(
         default=None,
@@ -209,14 +250,6 @@ class DataArguments:
     allow_fewer: bool = field(
         default=False, metadata={"help": "Take all a language has when its pool is smaller than K (logged)."}
     )
-    selection: Optional[str] = field(
-        default=None,
-        metadata={
-            "help": "Checkpoint selection of the (last) training stage: source-dev, target-dev or last. Default: the "
-            "paper's per method (source-dev for one-model methods, target-dev for ord-fs-dev, last otherwise).",
-            "choices": ["source-dev", "target-dev", "last"],
-        },
-    )
     max_seq_length: Optional[int] = field(default=None, metadata={"help": "Maximum tokens per sequence (or window)."})
     doc_stride: int = field(default=128, metadata={"help": "QA: overlap between windows of a long context."})
     label_all_tokens: bool = field(
@@ -227,28 +260,6 @@ class DataArguments:
     )
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N rows of each dev set."})
     max_test_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N test rows per language."})
-    adapt_learning_rate: Optional[float] = field(
-        default=None,
-        metadata={"help": "Learning rate of the target-adapting stage (ord-fs, ord-fs-dev, mix-ft). Default: --learning_rate."},
-    )
-    adapt_num_train_epochs: float = field(
-        default=10.0, metadata={"help": "Epochs over the K shots in the target-adapting stage."}
-    )
-    adapt_batch_size: Optional[int] = field(
-        default=None,
-        metadata={"help": "Batch size of the target-adapting stage. Default: --per_device_train_batch_size."},
-    )
-    source_model_cache_dir: Optional[str] = field(
-        default=None,
-        metadata={
-            "help": "Where source-trained models are cached for the two-stage methods and zero-shot, one per model, "
-            "task, seed and training settings. Default: $HF_MIXTRAIN_CACHE/source_models (~/.cache/hf_mixtrain)."
-        },
-    )
-    save_adapted_models: bool = field(
-        default=False, metadata={"help": "ord-fs/ord-fs-dev: also save each target language's model."}
-    )
-
     @property
     def targets(self) -> Optional[list]:
         if not self.target_languages:

@@ -1,8 +1,9 @@
 """The multilingual model card: Hub metadata (languages, base model, per-language test results) and the card text.
 
 `build_model_card(ModelCardInfo(...), training_args)` renders the package's template (a copy of the repository's
-`model_cards/model_card_template.md`) into a `huggingface_hub.ModelCard`. `GradientMixTrainer` writes it as
-`README.md` next to every saved model and checkpoint when its `card_info` is set, and `push_to_hub` uploads it.
+`model_cards/model_card_template.md`) into a `huggingface_hub.ModelCard`. `GradientMixTrainer` (through
+`card_hooks.ModelCardMixin`) writes it as `README.md` next to every saved model and checkpoint when its `card_info`
+is set, and `push_to_hub` uploads it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class _Task:
     labelled: bool  # whether the model's config carries the label set (id2label)
 
 
-TASKS = {
+# What the card says per task (its pipeline, whether the config holds the labels).
+CARD_TASKS = {
     "ner": _Task("Named entity recognition", "token-classification", True),
     "pos": _Task("Part-of-speech tagging", "token-classification", True),
     "qa": _Task("Extractive question answering", "question-answering", False),
@@ -150,8 +152,8 @@ class ModelCardInfo:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
+        if self.task not in CARD_TASKS:
+            raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(CARD_TASKS)}.")
         if self.method not in METHODS:
             raise ValueError(f"Unknown method {self.method!r}; choose one of {', '.join(METHODS)}.")
         if isinstance(self.languages, str):
@@ -270,7 +272,7 @@ def training_hyperparameters(args) -> dict[str, Any]:
     rows["adam_epsilon"] = args.adam_epsilon
     rows["mixed_precision"] = "bf16" if args.bf16 else "fp16" if args.fp16 else "no"
     rows["seed"] = args.seed
-    if isinstance(args, MixTrainingArguments) and args.method == "gradient-mix":
+    if isinstance(args, MixTrainingArguments) and args.gradient_surgery:
         rows["surgery_prob"] = args.surgery_prob
         rows["surgery_scope"] = args.surgery_scope
         rows["surgery_every"] = args.surgery_every
@@ -324,7 +326,7 @@ def labels_from_config(config) -> Optional[list[str]]:
 
 def eval_results(info: ModelCardInfo) -> list[EvalResult]:
     """One model-index entry per (language, metric) of `info.results`, on the language's test split."""
-    task = TASKS[info.task]
+    task = CARD_TASKS[info.task]
     dataset = info.eval_dataset or (info.datasets[0] if info.datasets else None)
     out = []
     for lang, metrics in info.results.items():
@@ -356,7 +358,7 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
     """
     # Fields may have been assigned after construction (results after the test evaluation): validate them again.
     info = dataclasses.replace(info)
-    task = TASKS[info.task]
+    task = CARD_TASKS[info.task]
     model_name = info.card_model_name
     zero_shot = info.method == "zero-shot" or info.k_shot == 0
     tags = ["hf-mixtrain", "cross-lingual", "zero-shot" if zero_shot else "few-shot", info.method]
@@ -395,10 +397,10 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
     if info.seeds:
         setup.append(("Seeds", info.seeds))
     hyperparameters = training_hyperparameters(training_args) if training_args is not None else {}
-    if isinstance(training_args, MixTrainingArguments) and training_args.method != info.method:
+    if isinstance(training_args, MixTrainingArguments) and training_args.gradient_surgery != (info.method == "gradient-mix"):
         logger.warning(
-            "The card's method is %r but the training arguments say %r; the card describes %r.",
-            info.method, training_args.method, info.method,
+            "The card's method is %r but the training arguments have gradient_surgery=%s; the card describes %r.",
+            info.method, training_args.gradient_surgery, info.method,
         )
     hyperparameters.update(info.hyperparameters)
     setup += [(f"`{name}`", value) for name, value in hyperparameters.items()]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
+from transformers.trainer_utils import seed_worker
+
+from .batches import LANG_ID
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +105,34 @@ class LanguageBatchSampler(torch.utils.data.Sampler):
             picked = order[pos : pos + take].tolist()
             cycles[lang] = (order, pos + take)
             yield batch + picked
+
+
+def language_batch_loader(dataset, args, collate_fn, batch_size: int, source_id: int):
+    """A DataLoader over `dataset` (with a `lang_id` column) in language batches, set up from `args`
+    (MixTrainingArguments), and its sampler. The target rows per batch default to the target share of the rows."""
+    if LANG_ID not in dataset.column_names:
+        raise ValueError("language_batches needs a lang_id column in train_dataset (each row's language id).")
+    lang_ids = np.asarray(dataset[LANG_ID])
+    target_rows = args.language_batch_target_rows
+    if target_rows is None:
+        share = float(np.mean(lang_ids != source_id))
+        target_rows = int(min(max(round(share * batch_size), 1), batch_size - 1))
+    sampler = LanguageBatchSampler(
+        lang_ids,
+        source_id,
+        batch_size=batch_size,
+        target_rows=target_rows,
+        seed=args.data_seed if args.data_seed is not None else args.seed,
+        temperature=args.language_temperature,
+        drop_last=args.dataloader_drop_last,
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_fn,
+        num_workers=args.dataloader_num_workers,
+        pin_memory=args.dataloader_pin_memory,
+        persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+        worker_init_fn=partial(seed_worker, num_workers=args.dataloader_num_workers, rank=args.process_index),
+    )
+    return loader, sampler

@@ -13,10 +13,11 @@ Resuming: a run whose folder holds a finished run (see `hf_mixtrain.analysis.sto
 folder is cleared and the run redone. The task script writes its result files atomically and `run.json` last, so
 killing the sweep (even `kill -9`) loses at most the run in progress.
 
-Each run is a fresh `python <script>` process by default: memory a run leaks (CUDA caches, datasets, compiled
-graphs) dies with it, and a crash in one run does not take the sweep down. On Linux the child is killed when the
-sweep dies (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan writing into a run folder. `in_process=True`
-calls the script's `main(argv)` in this process instead: faster to start, for debugging and tests.
+Each run is a fresh `python -m hf_mixtrain train <task>` process by default (the installed package's entry point,
+or `python <script>` for a script of your own): memory a run leaks (CUDA caches, datasets, compiled graphs) dies
+with it, and a crash in one run does not take the sweep down. On Linux the child is killed when the sweep dies
+(`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan writing into a run folder. `in_process=True` runs it in
+this process instead: faster to start, for debugging and tests.
 
 Several sweeps may share one folder (e.g. one per GPU): a run's lock file is `flock`-ed while it runs (the child
 inherits the lock), so each run is taken by one sweep; the others skip it. They may then train the same source
@@ -41,9 +42,9 @@ from typing import Optional
 
 from tqdm.auto import tqdm
 
-from .analysis.files import write_json
+from .files import write_json
 from .analysis.store import is_complete, write_index
-from .arguments import METHODS
+from .data.assembly import METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ SETTINGS_NAME = "sweep.json"
 LOG_NAME = "run.log"
 # The sweep sets these per run; given among the script arguments they would silently override the plan.
 RESERVED = ("--method", "--k_shot", "--seed", "--output_dir")
-TWO_STAGE = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft")
+# Run first per seed: they share the seed's cached source model, which the first of them trains.
+SOURCE_MODEL_METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def plan_runs(methods: list, k_shots: list, seeds: list) -> list[PlannedRun]:
     if not methods or not seeds or (not k_shots and any(m != "zero-shot" for m in methods)):
         raise ValueError("A sweep needs at least one method, one seed and one K.")
     methods = list(dict.fromkeys(methods))
-    ordered = [m for m in TWO_STAGE if m in methods] + [m for m in methods if m not in TWO_STAGE]
+    ordered = [m for m in SOURCE_MODEL_METHODS if m in methods] + [m for m in methods if m not in SOURCE_MODEL_METHODS]
     plan = []
     for seed in dict.fromkeys(seeds):
         for method in ordered:
@@ -139,12 +141,15 @@ def _comparable(settings: dict) -> dict:
     return {**settings, "script_args": _options(settings.get("script_args", []))}
 
 
-def check_settings(sweep_dir: str, task: str, script: str, script_args: list, write: bool = True) -> None:
+def check_settings(sweep_dir: str, task: str, script: Optional[str], script_args: list, write: bool = True) -> None:
     """Refuse to continue a sweep with other training settings: its finished runs would be skipped, mixing settings.
 
-    A new sweep records its settings in `sweep.json` (unless `write` is False, as in a dry run).
+    A new sweep records its settings in `sweep.json` (unless `write` is False, as in a dry run). The package's
+    entry point is recorded as `run_<task>.py`, the shim sweeps ran before it: the same program, so that sweeps
+    started through the shim continue.
     """
-    settings = {"task": task, "script": os.path.basename(script), "script_args": list(script_args)}
+    name = os.path.basename(script) if script else f"run_{task}.py"
+    settings = {"task": task, "script": name, "script_args": list(script_args)}
     path = os.path.join(sweep_dir, SETTINGS_NAME)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
@@ -207,17 +212,18 @@ def _die_with_parent(parent: int):
     return setup
 
 
-def _run_subprocess(script: str, argv: list, folder: str, lock: _Lock, launcher: Optional[str]) -> int:
-    env = dict(os.environ)
-    # The child imports the same hf_mixtrain as this process, installed or not.
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    command = (shlex.split(launcher) if launcher else [sys.executable]) + [script] + argv
+def run_command(task: str, script: Optional[str], argv: list, launcher: Optional[str] = None) -> list:
+    """The command of one run: the package's `train <task>` entry point, or `script`, under `launcher` if given."""
+    program = [script] if script else ["-m", "hf_mixtrain", "train", task]
+    return (shlex.split(launcher) if launcher else [sys.executable]) + program + argv
+
+
+def _run_subprocess(command: list, folder: str, lock: _Lock) -> int:
     with open(os.path.join(folder, LOG_NAME), "w", encoding="utf-8") as log:
         log.write("$ " + shlex.join(command) + "\n")
         log.flush()
         child = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env,
+            command, stdout=log, stderr=subprocess.STDOUT,
             pass_fds=(lock.fd,) if lock.fd is not None else (),  # the child holds the run's lock too
             preexec_fn=_die_with_parent(os.getpid()) if os.name == "posix" else None,
         )
@@ -233,15 +239,20 @@ def _run_subprocess(script: str, argv: list, folder: str, lock: _Lock, launcher:
             raise
 
 
-def _run_in_process(script: str, argv: list) -> int:
-    spec = importlib.util.spec_from_file_location(f"_sweep_{os.path.basename(script)[:-3]}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _run_in_process(task: str, script: Optional[str], argv: list) -> int:
     try:
-        module.main(argv)
+        if script:
+            spec = importlib.util.spec_from_file_location(f"_sweep_{os.path.basename(script)[:-3]}", script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.main(argv)
+        else:
+            from .cli import train
+
+            train(task, argv)
         return 0
     except Exception:
-        logger.exception("run failed: %s %s", script, shlex.join(argv))
+        logger.exception("run failed: %s", shlex.join(run_command(task, script, argv)))
         return 1
     finally:
         gc.collect()
@@ -252,15 +263,6 @@ def _run_in_process(script: str, argv: list) -> int:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
-
-
-def default_script(task: str) -> str:
-    """`run_scripts/run_<task>.py` of this checkout."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.path.join(root, "run_scripts", f"run_{task}.py")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No task script {path}; pass --script PATH to the script to run.")
-    return path
 
 
 def run_sweep(
@@ -280,20 +282,20 @@ def run_sweep(
     """Run every planned run that is not finished yet (see the module docstring); returns what happened.
 
     Args:
-        task: the task ("ner", "pos", "qa", "xnli"); picks `run_scripts/run_<task>.py` unless `script` is given.
+        task: the task ("ner", "pos", "qa", "xnli"): each run is `hf-mixtrain train <task>` unless `script` is given.
         sweep_dir: the sweep's folder; created if missing.
         methods, k_shots, seeds: the grid (zero-shot runs once per seed, as K = 0).
         script_args: arguments passed to every run (model, data, training settings); not --method, --k_shot,
             --seed or --output_dir, which the sweep sets.
-        script: a task script taking the task-script arguments and writing run.json / test_results.json.
-        in_process: call the script's main() here instead of a fresh process per run.
+        script: a script of your own taking the task-script arguments and writing run.json / test_results.json.
+        in_process: run here (the script's main()) instead of a fresh process per run.
         keep_going: go on after a failed run (default: stop at the first failure).
-        launcher: a command that starts the script instead of this Python (e.g. "torchrun --nproc_per_node 2").
+        launcher: a command that starts each run instead of this Python (e.g. "torchrun --nproc_per_node 2").
         progress: show a tqdm bar over runs.
     """
     script_args = list(script_args)
     check_script_args(script_args)
-    script = os.path.abspath(script or default_script(task))
+    script = os.path.abspath(script) if script else None
     plan = plan_runs(methods, k_shots, seeds)
     check_settings(sweep_dir, task, script, script_args)
     summary = SweepSummary()
@@ -323,9 +325,9 @@ def run_sweep(
                 argv = run_argv(run, sweep_dir, script_args)
                 start = time.time()
                 if in_process:
-                    code = _run_in_process(script, argv)
+                    code = _run_in_process(task, script, argv)
                 else:
-                    code = _run_subprocess(script, argv, folder, lock, launcher)
+                    code = _run_subprocess(run_command(task, script, argv, launcher), folder, lock)
                 done = code == 0 and is_complete(folder, run.method, run.k, run.seed)
                 if done:
                     summary.finished.append(run.name)

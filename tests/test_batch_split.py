@@ -229,7 +229,7 @@ def test_batch_split_configuration_errors(tmp_path):
 
 
 def test_naive_mix_with_language_batches_runs(tmp_path):
-    a = args(tmp_path, method="naive-mix", language_batches=True, max_steps=3)
+    a = args(tmp_path, gradient_surgery=False, language_batches=True, max_steps=3)
     trainer = GradientMixTrainer(model=tiny_token_model(), args=a, train_dataset=language_data(), language_ids=LANGS)
     trainer.train()
     assert trainer.surgery_history == []

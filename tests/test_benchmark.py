@@ -127,7 +127,7 @@ def test_persistent_buffer_step_is_the_projection(bench, tmp_path):
     params = list(model.parameters())
     en, pool = synthetic_token_data(8, lang_id=0, seed=1), synthetic_token_data(4, lang_id=1, seed=2, label_shift=1)
     g, o = flat_grad(model, tensors(en)), flat_grad(model, tensors(pool))
-    args = MixTrainingArguments(output_dir=str(tmp_path), method="naive-mix", use_cpu=True, report_to=[])
+    args = MixTrainingArguments(output_dir=str(tmp_path), gradient_surgery=False, use_cpu=True, report_to=[])
     trainer = GradientMixTrainer(model=model, args=args)
     trainer.current_gradient_accumulation_steps = 1
     buffers = [torch.full_like(p, 7.0) for p in params]  # stale content must not leak into the oracle gradient

@@ -103,8 +103,8 @@ def test_pairwise_without_conflict_is_the_mixed_batch_gradient(tmp_path):
 
 def test_pairwise_refuses_settings_it_cannot_honour(tmp_path):
     with pytest.raises(ValueError, match="surgery_scope='global' only"):
-        MixTrainingArguments(output_dir=str(tmp_path), method="gradient-mix", surgery_source="pairwise",
+        MixTrainingArguments(output_dir=str(tmp_path), gradient_surgery=True, surgery_source="pairwise",
                              surgery_scope="per_tensor")
     with pytest.raises(ValueError, match="surgery_every='micro_batch'"):
-        MixTrainingArguments(output_dir=str(tmp_path), method="gradient-mix", surgery_source="pairwise",
+        MixTrainingArguments(output_dir=str(tmp_path), gradient_surgery=True, surgery_source="pairwise",
                              surgery_every="optimizer_step")

@@ -19,11 +19,11 @@ def fake_build(monkeypatch, tmp_path):
 
 
 def test_layering_paper_settings_then_preset_then_user(fake_build, tmp_path):
-    model, data, train = parse_script_args("pos", ["--use_cpu", "true"])
+    model, data, _, train = parse_script_args("pos", ["--use_cpu", "true"])
     assert model.model_name_or_path == "FacebookAI/xlm-roberta-large" and train.learning_rate == 2e-5
     assert train.gradient_accumulation_steps == 16 and data.max_seq_length == 128 and not fake_build
 
-    model, data, train = parse_script_args("pos", ["--benchmark", "offline-pos", "--use_cpu", "true", "--learning_rate", "1e-4"])
+    model, data, _, train = parse_script_args("pos", ["--benchmark", "offline-pos", "--use_cpu", "true", "--learning_rate", "1e-4"])
     assert fake_build == ["offline-pos"]
     assert model.model_name_or_path == str(tmp_path / "model") and model.freeze_embeddings
     assert data.data_dir == str(tmp_path / "data") and data.targets == ["de", "es"] and train.source_language == "en"

@@ -107,11 +107,13 @@ def test_every_method_with_evaluation_during_training(method, tiny_model_dir, tm
 
 def test_two_stage_methods_reuse_the_cached_source_model(tiny_model_dir, tmp_path, monkeypatch):
     install_fake_hub(monkeypatch)
-    import hf_mixtrain.methods as methods
+    import hf_mixtrain.recipes as recipes
+    import hf_mixtrain.source_cache as source_cache
 
     stages = []
-    original = methods.train_stage
-    monkeypatch.setattr(methods, "train_stage", lambda *a, **kw: stages.append(kw["name"]) or original(*a, **kw))
+    original = recipes.train_stage
+    for module in (recipes, source_cache):
+        monkeypatch.setattr(module, "train_stage", lambda *a, **kw: stages.append(kw["name"]) or original(*a, **kw))
     cache = tmp_path / "cache"
     script("ner").main(argv("ner", "ord-fs", tiny_model_dir, tmp_path / "a", cache))
     assert stages.count("source") == 1 and len(os.listdir(cache)) == 1

@@ -75,7 +75,7 @@ def test_naive_mix_and_zero_prob_gradient_mix_match_the_stock_trainer(tmp_path):
         model = tiny_token_model()
         trainer = GradientMixTrainer(
             model=model,
-            args=args(tmp_path / method, method=method, surgery_prob=prob),
+            args=args(tmp_path / method, gradient_surgery=method == "gradient-mix", surgery_prob=prob),
             train_dataset=train,
             oracle_datasets=pools,
         )
@@ -91,7 +91,7 @@ def test_surgeries_that_never_project_train_exactly_like_naive_mix(tmp_path, mon
     for method in ("naive-mix", "gradient-mix"):
         model = tiny_token_model(dropout=0.1)
         trainer = GradientMixTrainer(
-            model=model, args=args(tmp_path / method, method=method), train_dataset=train, oracle_datasets=pools
+            model=model, args=args(tmp_path / method, gradient_surgery=method == "gradient-mix"), train_dataset=train, oracle_datasets=pools
         )
         if method == "gradient-mix":
             monkeypatch.setattr(trainer_module, "project_conflicting", lambda g, o, **kw: SurgeryRecord(0.0, 1.0, False, 1.0, 1.0))
@@ -108,7 +108,7 @@ def test_gradient_accumulation_matches_a_bigger_batch_and_does_not_inflate_gradi
         model = tiny_token_model()
         trainer = GradientMixTrainer(
             model=model,
-            args=args(tmp_path / name, method="naive-mix", per_device_train_batch_size=bs, gradient_accumulation_steps=ga),
+            args=args(tmp_path / name, gradient_surgery=False, per_device_train_batch_size=bs, gradient_accumulation_steps=ga),
             train_dataset=train,
             oracle_datasets=pools,
         )
@@ -338,7 +338,7 @@ def test_configuration_errors(tmp_path):
     with pytest.raises(ValueError, match="surgery_prob"):
         args(tmp_path, surgery_prob=1.5)
     # naive-mix needs no pools
-    GradientMixTrainer(model=tiny_token_model(), args=args(tmp_path, method="naive-mix"), train_dataset=train)
+    GradientMixTrainer(model=tiny_token_model(), args=args(tmp_path, gradient_surgery=False), train_dataset=train)
 
 
 @pytest.mark.parametrize("backend", ["deepspeed", "fsdp"])

@@ -47,7 +47,7 @@ def _similarity(args, script_argv: list) -> None:
         raise SystemExit(f"--labels names {len(labels)} matrices but {len(checkpoints)} checkpoint(s) were given.")
     results = {}
     for label, checkpoint in zip(labels, checkpoints):
-        model_args, data_args, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
+        model_args, data_args, _, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
         results[label] = checkpoint_similarity(
             args.task, model_args, data_args, training_args, source_rows=args.source_rows,
             include_source=not args.no_source, batch_size=args.similarity_batch_size, work_dir=args.work_dir,

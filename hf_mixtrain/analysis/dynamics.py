@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from .files import pyplot, save_figure, write_csv
+from ..files import pyplot, save_figure, write_csv
 
 HISTORY_NAME = "surgery_history.jsonl"
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)(?:\.|$)")

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Optional
 
-from .files import pyplot, save_figure, write_csv, write_text
+from ..files import pyplot, save_figure, write_csv, write_text
 from .store import RunRecord, collect_results
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from .files import pyplot, save_figure, write_csv, write_json
+from ..files import pyplot, save_figure, write_csv, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +179,12 @@ def checkpoint_similarity(
     """
     import dataclasses
 
-    from ..methods import load_model, prepare
+    from ..experiment import prepare
+    from ..stages import load_model
 
     # Only the shots and the source train set are needed: keep one test/dev row per language to skip tokenising them.
     data_args = dataclasses.replace(data_args, max_test_samples=1, max_eval_samples=1)
-    args.method = "naive-mix"  # any method that draws the K-shot sets
-    exp = prepare(task, model_args, data_args, args)
+    exp = prepare(task, "naive-mix", model_args, data_args, args)  # any method that draws the K-shot sets
     model = load_model(exp, model_args).to(args.device)
     collator = exp.task.data_collator(exp.tokenizer)
     pools = oracle_pools(exp, source_rows, include_source)

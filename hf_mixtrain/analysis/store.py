@@ -22,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from .files import write_text
+from ..files import write_text
 
 logger = logging.getLogger(__name__)
 

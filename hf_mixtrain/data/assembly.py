@@ -27,12 +27,8 @@ class MixedData:
     """Everything a method needs, per language. Deterministic for a given input and seed.
 
     Attributes:
-        train: the full source train set followed by every target's shots (in ``targets`` order); each row
-            carries its ``lang``. What naive-mix and gradient-mix train on.
         source_train: the source train split (zero-shot, and the first stage of ord-fs / ord-fs-dev / mix-ft).
         shots: ``{target: its K-shot set}`` (empty for zero-shot).
-        oracle_pools: ``{lang: rows}`` for gradient surgery: the source's full train set (the trainer
-            subsamples it) and each target's shots. Only the source for zero-shot.
         test: ``{lang: test split}`` for the source and every target.
         source_dev: the source validation split (model selection), or None if it has none.
         target_dev: ``{target: validation split}`` for ord-fs-dev only, else None. For XNLI the shots are drawn
@@ -47,13 +43,23 @@ class MixedData:
     unit: str
     label_names: Optional[list]
     method: str
-    train: Dataset
     source_train: Dataset
     shots: dict = field(default_factory=dict)
-    oracle_pools: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
     source_dev: Optional[Dataset] = None
     target_dev: Optional[dict] = None
+
+    @property
+    def train(self) -> Dataset:
+        """The full source train set followed by every target's shots (in ``targets`` order), each row with its
+        ``lang``: what naive-mix and gradient-mix train on. Concatenated on each access."""
+        return concatenate_datasets([self.source_train] + [self.shots[lang] for lang in self.targets if lang in self.shots])
+
+    @property
+    def oracle_pools(self) -> dict:
+        """``{lang: rows}`` for gradient surgery: the source's full train set (the trainer subsamples it) and each
+        target's shots. Only the source for zero-shot."""
+        return {self.source: self.source_train, **self.shots}
 
     @property
     def languages(self) -> list:
@@ -125,7 +131,6 @@ def assemble(task: str, data: dict, *, source: str = "en", targets, k: int, seed
             pool = data[lang][SHOT_SPLIT[task]]
             shot_rows[lang] = k_shot_indices(pool, k, seed=seed, unit=unit, allow_fewer=allow_fewer, lang=lang)
             shots[lang] = pool.select(shot_rows[lang])
-    train = concatenate_datasets([source_train] + [shots[lang] for lang in targets if lang in shots])
     target_dev = None
     if method == "ord-fs-dev":
         target_dev = {}
@@ -143,12 +148,11 @@ def assemble(task: str, data: dict, *, source: str = "en", targets, k: int, seed
 
     mixed = MixedData(
         task=task, source=source, targets=targets, k=k, seed=seed, unit=unit,
-        label_names=label_names_of(task, data[source]), method=method, train=train, source_train=source_train,
-        shots=shots, oracle_pools={source: source_train, **shots},
-        test={lang: data[lang]["test"] for lang in [source] + targets}, source_dev=source_dev,
+        label_names=label_names_of(task, data[source]), method=method, source_train=source_train,
+        shots=shots, test={lang: data[lang]["test"] for lang in [source] + targets}, source_dev=source_dev,
         target_dev=target_dev,
     )
     logger.info("%s %s k=%s seed=%d: source %r train %d; shots (%s) %s; mixed train %d rows", task, method, k, seed,
                 source, len(source_train), unit, ", ".join(f"{lang} {len(s)}" for lang, s in shots.items()) or "none",
-                len(train))
+                len(source_train) + sum(len(s) for s in shots.values()))
     return mixed

@@ -6,9 +6,9 @@ from typing import Any
 
 from datasets import ClassLabel, Dataset, DatasetDict
 
-logger = logging.getLogger(__name__)
+from ..batches import LANG_ID
 
-LANG_ID = "lang_id"
+logger = logging.getLogger(__name__)
 
 
 class Task(ABC):

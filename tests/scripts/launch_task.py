@@ -19,7 +19,8 @@ import torch  # noqa: E402
 from data_fixtures import FakeHub, hub_table  # noqa: E402
 
 import hf_mixtrain.data.hub as hub  # noqa: E402
-import hf_mixtrain.methods as methods  # noqa: E402
+import hf_mixtrain.recipes as recipes  # noqa: E402
+import hf_mixtrain.source_cache as source_cache  # noqa: E402
 
 
 def main():
@@ -44,8 +45,9 @@ def main():
     modeling_utils.safe_save_file = recorded_save_file
     hub.load_hub_dataset = FakeHub(hub_table())
     trainers = []
-    original_stage = methods.train_stage
-    methods.train_stage = lambda *a, **kw: trainers.append(original_stage(*a, **kw)) or trainers[-1]
+    original_stage = recipes.train_stage
+    for module in (recipes, source_cache):  # every stage is trained through one of these
+        module.train_stage = lambda *a, **kw: trainers.append(original_stage(*a, **kw)) or trainers[-1]
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     spec = importlib.util.spec_from_file_location("run_task", os.path.join(root, "run_scripts", f"run_{task}.py"))

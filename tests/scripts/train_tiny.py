@@ -44,7 +44,7 @@ def main():
         max_steps=a.steps,
         per_device_train_batch_size=a.bs,
         gradient_accumulation_steps=a.ga,
-        method=a.method,
+        gradient_surgery=a.method == "gradient-mix",
         surgery_sync=a.surgery_sync,
         surgery_every=a.surgery_every,
         surgery_source=a.surgery_source,

@@ -1,4 +1,4 @@
-"""Atomic file writes and the lazy matplotlib import that every analysis module shares."""
+"""Atomic file writes (text, JSON, CSV, figures) and the lazy matplotlib import: the one home of both."""
 
 from __future__ import annotations
 
