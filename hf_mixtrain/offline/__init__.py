@@ -6,6 +6,7 @@ built once into a cache directory. See ``python -m hf_mixtrain.offline build --h
 
 from .assets import ARTIFACTS, AssetError, ChecksumError, DownloadError, cache_root, fetch
 from .build import BENCHMARKS, BenchmarkPaths, build_benchmark, build_data, build_model
+from .covering import covering_model
 from .e5 import dequantize_q4_0, read_e5
 from .encoder import convert_e5
 from .pruning import prune_model_dir
@@ -24,6 +25,7 @@ __all__ = [
     "build_model",
     "cache_root",
     "convert_e5",
+    "covering_model",
     "dequantize_q4_0",
     "fetch",
     "prune_model_dir",
