@@ -17,7 +17,9 @@ from transformers import AutoTokenizer
 from .arguments import DataArguments, MixTrainingArguments, ModelArguments
 from .batches import LANG_ID
 from .data import PAPER_LANGUAGES, MixedData, assemble, load_languages, sample_rows
+from .offline.covering import covering_model
 from .tasks import Task, get_task
+from .tasks.coverage import Coverage, log_coverage, texts_of
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Experiment:
     `train` (the source train features followed by every target's shots) and `oracle_pools` (the source train
     features and each target's shots, by language) are the tokenised mixed set and pools of naive-mix and
     gradient-mix; the other fields hold the parts the two-stage methods and the evaluation use.
+    `model_name_or_path` is the encoder whose tokenizer covers the run's text (see `prepare`), and `coverage` how
+    each language tokenises with it.
     """
 
     task: Task
@@ -43,6 +47,8 @@ class Experiment:
     source_dev: Optional[Dataset]
     target_dev: dict
     seed: int
+    model_name_or_path: str
+    coverage: dict[str, Coverage]
 
 
 def prepare(task_name: str, method: str, model_args: ModelArguments, data_args: DataArguments,
@@ -79,9 +85,12 @@ def prepare(task_name: str, method: str, model_args: ModelArguments, data_args: 
         if mixed.target_dev
         else mixed.target_dev,
     )
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name or model_args.model_name_or_path, cache_dir=model_args.cache_dir
-    )
+    texts = {lang: texts_of(data[lang]) for lang in mixed.languages}
+    # An offline preset's vocabulary-pruned encoder only where it tokenises this text exactly (a language added to
+    # the preset would lose pieces, or become <unk>); otherwise the full encoder it derives from, logged.
+    model_name = covering_model(model_args.model_name_or_path, texts)
+    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_name, cache_dir=model_args.cache_dir)
+    coverage = log_coverage(tokenizer, texts)
     language_ids = {lang: i for i, lang in enumerate(mixed.languages)}
     max_length = data_args.max_seq_length or task.default_max_length
 
@@ -115,7 +124,7 @@ def prepare(task_name: str, method: str, model_args: ModelArguments, data_args: 
     train = concatenate_datasets([source_train] + list(shots.values())) if shots else source_train
     return Experiment(
         task, mixed, tokenizer, language_ids, train, {mixed.source: source_train, **shots}, source_train, shots, test,
-        source_dev, target_dev, args.seed,
+        source_dev, target_dev, args.seed, model_name, coverage,
     )
 
 

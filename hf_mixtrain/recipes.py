@@ -169,6 +169,7 @@ def run_method(
             "source-dev or last."
         )
     exp = prepare(task_name, method, model_args, data_args, args)
+    model_args = dataclasses.replace(model_args, model_name_or_path=exp.model_name_or_path)  # a copy: see prepare
     card = card_info(exp, model_args, data_args, method_args, args, command, selection)
     os.makedirs(args.output_dir, exist_ok=True)
     trainer, scores = RECIPES[method](Run(exp, model_args, data_args, method_args, args, selection, card))
@@ -192,6 +193,7 @@ def run_method(
         "benchmark": data_args.benchmark,
         "command": command,
         "average_excludes_source": True,
+        "tokenizer_coverage": {lang: dataclasses.asdict(c) for lang, c in exp.coverage.items()},
     }
     if trainer.is_world_process_zero():
         if method in ONE_MODEL:

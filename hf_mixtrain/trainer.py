@@ -235,8 +235,7 @@ class GradientMixTrainer(ModelCardMixin, Trainer):
         # A separate forward+backward (no retain_graph): the oracle gradient lands in fresh `.grad` tensors, the
         # one extra gradient-sized buffer, and is dropped after the projection. Its dropout draws come from a
         # forked random stream, so that a run whose surgeries never project trains exactly like naive-mix.
-        device = self.args.device
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.random.fork_rng(**rng_fork_devices(self.args.device)):
             super().training_step(model, oracle_inputs)
         oracle = [p.grad for p in params]
         for p, g in zip(params, grads):
@@ -270,9 +269,12 @@ class GradientMixTrainer(ModelCardMixin, Trainer):
                 f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
             )
         target_ids = ids[~is_source].unique().tolist()
-        running, (g_t, g_s), losses = self._part_gradients(
-            model, [select_rows(inputs, ~is_source), select_rows(inputs, is_source)]
-        )
+        parts = [select_rows(inputs, ~is_source), select_rows(inputs, is_source)]
+        if min(loss_items(part) for part in parts) == 0:
+            # A part without a labelled position has no loss (its mean is 0/0) and adds nothing to the batch's
+            # gradient: the plain step is then exactly the other part's gradient, with nothing to project.
+            return super().training_step(model, inputs)
+        running, (g_t, g_s), losses = self._part_gradients(model, parts)
         # Both parts come weighted by their share of the batch's loss terms, w_s g_s and w_t g_t. The projection
         # is invariant to those positive scales, and unprojected their sum is the mixed batch's gradient.
         record = project_conflicting(g_s, g_t, scope=args.surgery_scope)
@@ -289,10 +291,12 @@ class GradientMixTrainer(ModelCardMixin, Trainer):
     def _pairwise_step(self, model, inputs, micro: int) -> torch.Tensor:
         """Full PCGrad over the languages in the micro-batch: a forward+backward per language, pairs projected."""
         ids, rng = self._row_languages(inputs, micro)
-        langs = [] if ids is None else ids.unique().tolist()
+        present = [] if ids is None else [(lang, select_rows(inputs, ids == lang)) for lang in ids.unique().tolist()]
+        # A language without a labelled position in this batch has no loss (0/0) and no gradient to de-conflict.
+        present = [(lang, part) for lang, part in present if loss_items(part) > 0]
+        langs, parts = [lang for lang, _ in present], [part for _, part in present]
         if len(langs) < 2:
             return super().training_step(model, inputs)
-        parts = [select_rows(inputs, ids == lang) for lang in langs]
         # PCGrad acts on the weighted gradients w_l g_l: unprojected, their sum is the mixed batch's gradient.
         running, grads, losses = self._part_gradients(model, parts)
         gram = gram_matrix(grads)
@@ -399,3 +403,10 @@ class GradientMixTrainer(ModelCardMixin, Trainer):
         # Every saved model carries its surgery history (checkpoints included), which resume reads back.
         if self.args.gradient_surgery:
             self.save_surgery_history(output_dir or self.args.output_dir)
+
+
+def rng_fork_devices(device: torch.device) -> dict:
+    """`torch.random.fork_rng` arguments that fork the CPU stream and `device`'s own (CUDA, XPU, MPS, ...)."""
+    if device.type == "cpu":
+        return {"devices": []}
+    return {"devices": [device], "device_type": device.type}

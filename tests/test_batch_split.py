@@ -254,3 +254,23 @@ def test_batch_split_under_bf16_autocast_gives_the_mixed_batch_gradient(tmp_path
     assert float((got - expected).norm() / expected.norm()) < 0.01
     assert float((unweighted - expected).norm() / expected.norm()) > 0.2
     assert trainer.surgery_history[0]["cosine"] > 0
+
+
+def test_a_part_without_labelled_positions_gives_the_plain_step(tmp_path):
+    # Target rows whose labels are all -100 have no loss (0/0): the step must be the whole batch's finite gradient.
+    trainer, model = split_trainer(tmp_path)
+    batch = padded_batch()
+    batch["labels"][batch["lang_id"] == 1] = -100
+    expected = grad_of(model, batch)
+    loss = trainer.training_step(model, dict(batch))
+    assert torch.isfinite(loss) and trainer.surgery_history == []
+    torch.testing.assert_close(current_grad(model), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_oracle_passes_fork_the_random_stream_of_any_accelerator():
+    from hf_mixtrain.trainer import rng_fork_devices
+
+    assert rng_fork_devices(torch.device("cpu")) == {"devices": []}
+    for kind in ("cuda", "xpu", "mps"):
+        device = torch.device(kind, 0)
+        assert rng_fork_devices(device) == {"devices": [device], "device_type": kind}

@@ -108,3 +108,20 @@ def test_pairwise_refuses_settings_it_cannot_honour(tmp_path):
     with pytest.raises(ValueError, match="surgery_every='micro_batch'"):
         MixTrainingArguments(output_dir=str(tmp_path), gradient_surgery=True, surgery_source="pairwise",
                              surgery_every="optimizer_step")
+
+
+def test_pairwise_leaves_out_a_language_without_labelled_positions(tmp_path):
+    # yy's rows carry no label: its loss is 0/0. PCGrad then runs over en and xx alone, and stays finite.
+    trainer, model = trainer_for(tmp_path)
+    inputs = batch(shift=1)
+    ids = inputs["lang_id"]
+    inputs["labels"][ids == 2] = -100
+    counts = [int((inputs["labels"][ids == l] != -100).sum()) for l in range(2)]
+    grads = [grad_of(model, inputs, ids == l) * (n / sum(counts)) for l, n in enumerate(counts)]
+    rng = np.random.default_rng([trainer.args.seed, 0, 0])
+    rng.random()
+    orders = [rng.permutation(2).tolist() for _ in range(2)]
+    trainer.training_step(model, dict(inputs))
+    torch.testing.assert_close(current_grad(model), explicit_pcgrad(grads, orders), rtol=1e-4, atol=1e-6)
+    (event,) = trainer.surgery_history
+    assert event["lang"] == "en+xx"
