@@ -49,8 +49,6 @@ UDPOS_NAMES = {
 # In the authors' POS list but not among google/xtreme's udpos configs (they came with XTREME-R's UD data):
 # these need local CoNLL-U files from the UD release.
 UDPOS_LOCAL_ONLY = {"lt": "Lithuanian", "pl": "Polish", "uk": "Ukrainian", "wo": "Wolof", "ro": "Romanian"}
-# Splits google/xtreme udpos has where they differ from train/validation/test.
-UDPOS_SPLITS = {"kk": ("train", "test"), "tl": ("test",), "th": ("test",), "yo": ("test",)}
 
 # TyDiQA-GoldP ids start with the language name ("arabic-2387335860751143628-1").
 TYDIQA_PREFIXES = {
