@@ -6,7 +6,7 @@ import logging
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
-from data_fixtures import WIKIANN_TAGS, XNLI_LABELS, wikiann_split
+from data_fixtures import WIKIANN_TAGS, XNLI_LABELS, install_fake_hub, wikiann_split
 from hf_mixtrain.data import DataError, load_language, read_conll, read_conllu
 
 
@@ -212,10 +212,12 @@ def test_save_to_disk_folder_in_hub_schema_with_dev_split(tmp_path, caplog):
     assert dd["train"]["tags"] == wikiann_split("sw", "train", 5)["ner_tags"]
 
 
-def test_missing_language_folder_lists_what_is_there(tmp_path):
+def test_missing_language_folder_lists_what_is_there(tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
     write(tmp_path / "en" / "train.conll", "a O\n")
-    with pytest.raises(DataError, match=r"no folder for language 'de'.*\['en'\]"):
-        load_language("ner", "de", data_dir=tmp_path)
+    with pytest.raises(DataError, match=r"language 'xx': no folder .*xx \(language folders there: \['en'\]\), and "
+                                        r"from the Hub: unknown language code 'xx'"):
+        load_language("ner", "xx", data_dir=tmp_path)
 
 
 def test_wrong_format_for_task(tmp_path):

@@ -9,8 +9,10 @@ Canonical schema (every row carries its language code in ``lang``):
 
 Splits are ``train``, ``validation``, ``test``.
 
-Sources: the Hub (see :mod:`hf_mixtrain.data.hub` for the datasets and the splits each has), or local files
-with ``data_dir=``::
+Sources, per language: with ``data_dir=``, a language that has a folder there is read from it and every other
+language comes from the Hub (see :mod:`hf_mixtrain.data.hub` for the datasets and the splits each has); without
+``data_dir``, all come from the Hub. Each choice is logged, and ``load_languages(...).sources`` records it
+(``{lang: {"source": "local", "path": ...} or {"source": "hub", "dataset": ..., "config": ...}}``). Layout::
 
     data_dir/
       en/                     one folder per language code (any code)
@@ -38,7 +40,8 @@ stable order. ``data_dir`` may also be the language folder itself (``data_dir=da
 Typical use::
 
     data = load_languages("ner", ["en", "de", "sw"])                       # Hub (WikiANN)
-    data = load_languages("pos", ["en", "de"], data_dir="my_data")          # local files
+    data = load_languages("pos", PAPER_LANGUAGES["pos"], data_dir="ud")     # ud/<lang>/ where present, else Hub
+    data.sources                                                           # where each language came from
     mixed = assemble("ner", data, source="en", targets=["de", "sw"], k=5, seed=1, method="gradient-mix")
     mixed.train, mixed.oracle_pools, mixed.test, mixed.source_dev
 """
@@ -47,12 +50,13 @@ from .assembly import METHODS, MixedData, assemble
 from .errors import DataError
 from .hub import hub_languages
 from .languages import PAPER_LANGUAGES, TASKS
-from .loading import load_language, load_languages
+from .loading import LanguageData, load_language, load_languages
 from .local import read_conll, read_conllu
 from .sampling import UNITS, sample_k_shot, sample_rows
 
 __all__ = [
     "DataError",
+    "LanguageData",
     "METHODS",
     "MixedData",
     "PAPER_LANGUAGES",

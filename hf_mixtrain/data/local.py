@@ -151,7 +151,8 @@ def read_jsonl(path, task: str) -> list:
     return rows
 
 
-def _language_folder(data_dir, lang: str) -> Path:
+def language_folder(data_dir, lang: str):
+    """``data_dir/<lang>/`` (or ``data_dir`` itself when it is named ``lang``), or None when it has none."""
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"data_dir {str(root)!r} is not a folder; it should hold one folder per language code")
@@ -159,12 +160,7 @@ def _language_folder(data_dir, lang: str) -> Path:
         return root / lang
     if root.name == lang:  # data_dir points at the language folder itself
         return root
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    raise DataError(
-        f"no folder for language {lang!r} in data_dir {str(root)!r} (language folders found: {found}); put its "
-        f"data in {root / lang}/ as a save_to_disk DatasetDict or train/validation/test files "
-        f"({' '.join(EXTS)})"
-    )
+    return None
 
 
 def _split_files(folder: Path, task: str) -> dict:
@@ -223,9 +219,9 @@ def _read_split(task: str, lang: str, paths: list, label_names) -> list:
     return rows
 
 
-def load_local(task: str, lang: str, data_dir, *, label_names=None) -> DatasetDict:
-    """Load language ``lang`` of ``task`` from ``data_dir/<lang>/`` into the canonical schema."""
-    folder = _language_folder(data_dir, lang)
+def load_local(task: str, lang: str, folder, *, label_names=None) -> DatasetDict:
+    """Load language ``lang`` of ``task`` from its ``folder`` (see :func:`language_folder`) into the canonical schema."""
+    folder = Path(folder)
     if (folder / "dataset_dict.json").is_file():
         saved = load_from_disk(str(folder), keep_in_memory=True)
         splits = {}
