@@ -251,3 +251,43 @@ def test_rows_without_gold_label_are_dropped_and_counted(tmp_path, caplog):
         test = load_language("xnli", "de", data_dir=tmp_path)["test"]
     assert test["premise"] == ["a", "c"] and test["label"] == [0, 2]
     assert "dropped 1 rows with label -1" in caplog.text
+
+
+@pytest.mark.parametrize("name, text, what", [("test.conllu", "# sent_id = 1\n\n", "sentences"),
+                                              ("test.conll", "", "sentences"), ("dev.jsonl", "\n\n", "rows")])
+def test_a_split_file_without_data_names_the_file(tmp_path, name, text, what):
+    task = "xnli" if name.endswith(".jsonl") else "pos"
+    write(tmp_path / "en" / ("train.jsonl" if task == "xnli" else "train.conll"),
+          '{"premise": "p", "label": "neutral"}\n' if task == "xnli" else "a\tNOUN\n")
+    path = write(tmp_path / "en" / name, text)
+    with pytest.raises(DataError, match=rf"^{path}: no {what} \(only blank or comment lines\); put the .* data in it "
+                                        r"or remove the file$"):
+        load_language(task, "en", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name, line", [("train.conll", "caf\xe9\tNOUN\n"), ("train.conllu", "1\tcaf\xe9" + "\t_" * 8 + "\n"),
+                                        ("train.jsonl", '{"tokens": ["caf\xe9"], "tags": ["NOUN"]}\n')])
+def test_a_file_that_is_not_utf8_names_file_and_line(tmp_path, name, line):
+    good = {"train.conll": "a\tNOUN\n", "train.conllu": "1\ta\t_\tNOUN\t_\t_\t0\troot\t_\t_\n",
+            "train.jsonl": '{"tokens": ["a"], "tags": ["NOUN"]}\n'}[name]
+    head = (good * 3000).encode("utf-8")  # past the first chunk the text decoder reads
+    path = tmp_path / "en" / name
+    path.parent.mkdir()
+    path.write_bytes(head + line.encode("latin-1"))  # é as the single byte 0xe9
+    offset = len(head) + line.index("\xe9")
+    with pytest.raises(DataError, match=rf"^{path}:3001: not UTF-8 \(byte 0xe9 at offset {offset}\); convert the "
+                                        r"file to UTF-8, e.g. iconv -f <its encoding> -t UTF-8$"):
+        load_language("pos", "en", data_dir=tmp_path)
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    path = tmp_path / "en" / "train.conllu"
+    path.parent.mkdir()
+    path.write_bytes(b"\xef\xbb\xbf" + CONLLU.encode("utf-8"))
+    assert load_language("pos", "en", data_dir=tmp_path)["train"]["tokens"][1] == ["Sí"]
+
+
+def test_a_line_without_a_tag_names_file_and_line_through_load_language(tmp_path):
+    path = write(tmp_path / "de" / "dev.conll", "Bonn\tB-LOC\n\nKöln\n")
+    with pytest.raises(DataError, match=rf"^{path}:3: one column \('Köln'\)"):
+        load_language("ner", "de", data_dir=tmp_path)

@@ -26,6 +26,23 @@ def _split_of(name: str):
     return next((split for split, names in SPLIT_NAMES.items() if last in names), None)
 
 
+def _numbered_lines(path):
+    """(line number, line) over a UTF-8 text file (a leading BOM is dropped). A byte that is not UTF-8 raises a
+    DataError naming the file, the line and the fix."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            yield from enumerate(f, 1)
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:  # the same error, with its offset in the whole file
+            line = data.count(b"\n", 0, err.start) + 1
+            raise DataError(f"{path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+                            f"convert the file to UTF-8, e.g. iconv -f <its encoding> -t UTF-8") from None
+        raise
+
+
 def read_conll(path) -> list:
     """Read a CoNLL/IOB file: token and tag per line, tag in the last column, a blank line between sentences.
 
@@ -33,24 +50,23 @@ def read_conll(path) -> list:
     skipped. Returns one dict per sentence: ``tokens``, ``tags`` and ``lines`` (1-based line of each token).
     """
     sentences, current, docstarts, number = [], {"tokens": [], "tags": [], "lines": []}, 0, 0
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, 1):
-            line = raw.strip()
-            cols = line.split("\t") if "\t" in line else line.split()
-            if not line or cols[0] == "-DOCSTART-":
-                docstarts += bool(line)
-                if current["tokens"]:
-                    sentences.append(current)
-                    current = {"tokens": [], "tags": [], "lines": []}
-                continue
-            if len(cols) < 2:
-                raise DataError(
-                    f"{path}:{number}: one column ({line!r}); CoNLL/IOB lines need a token and a tag separated by "
-                    f"a tab or spaces (tag in the last column), and sentences are separated by blank lines"
-                )
-            current["tokens"].append(cols[0].strip())
-            current["tags"].append(cols[-1].strip())
-            current["lines"].append(number)
+    for number, raw in _numbered_lines(path):
+        line = raw.strip()
+        cols = line.split("\t") if "\t" in line else line.split()
+        if not line or cols[0] == "-DOCSTART-":
+            docstarts += bool(line)
+            if current["tokens"]:
+                sentences.append(current)
+                current = {"tokens": [], "tags": [], "lines": []}
+            continue
+        if len(cols) < 2:
+            raise DataError(
+                f"{path}:{number}: one column ({line!r}); CoNLL/IOB lines need a token and a tag separated by "
+                f"a tab or spaces (tag in the last column), and sentences are separated by blank lines"
+            )
+        current["tokens"].append(cols[0].strip())
+        current["tags"].append(cols[-1].strip())
+        current["lines"].append(number)
     if current["tokens"]:
         sentences.append(current)
     logger.info("%s: read %d sentences (%d lines), skipped %d -DOCSTART- line(s)", path, len(sentences), number,
@@ -66,32 +82,31 @@ def read_conllu(path) -> list:
     """
     sentences, current = [], {"tokens": [], "tags": [], "lines": []}
     comments = ranges = empty = 0
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, 1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                if current["tokens"]:
-                    sentences.append(current)
-                    current = {"tokens": [], "tags": [], "lines": []}
-                continue
-            if line.startswith("#"):
-                comments += 1
-                continue
-            cols = line.split("\t")
-            if len(cols) != 10:
-                raise DataError(
-                    f"{path}:{number}: {len(cols)} tab-separated column(s); CoNLL-U word lines have 10 "
-                    f"(ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC)"
-                )
-            if "-" in cols[0]:
-                ranges += 1  # the words of this multiword token follow on their own lines
-                continue
-            if "." in cols[0]:
-                empty += 1  # empty node of the enhanced graph: no surface word
-                continue
-            current["tokens"].append(cols[1])
-            current["tags"].append(cols[3])
-            current["lines"].append(number)
+    for number, raw in _numbered_lines(path):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            if current["tokens"]:
+                sentences.append(current)
+                current = {"tokens": [], "tags": [], "lines": []}
+            continue
+        if line.startswith("#"):
+            comments += 1
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise DataError(
+                f"{path}:{number}: {len(cols)} tab-separated column(s); CoNLL-U word lines have 10 "
+                f"(ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC)"
+            )
+        if "-" in cols[0]:
+            ranges += 1  # the words of this multiword token follow on their own lines
+            continue
+        if "." in cols[0]:
+            empty += 1  # empty node of the enhanced graph: no surface word
+            continue
+        current["tokens"].append(cols[1])
+        current["tags"].append(cols[3])
+        current["lines"].append(number)
     if current["tokens"]:
         sentences.append(current)
     logger.info("%s: read %d sentences; skipped %d comment, %d multiword-range and %d empty-node line(s)",
@@ -116,32 +131,31 @@ def read_jsonl(path, task: str) -> list:
     an extra ``line`` key.
     """
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{path}:{number}: not valid JSON ({err.msg}); write one JSON object per line") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
-            obj = _resolve_aliases(task, obj)
-            missing = [key for key in REQUIRED[task] if key not in obj]
-            if missing:
-                raise DataError(
-                    f"{path}:{number}: missing key(s) {missing}; the {task!r} schema needs {list(REQUIRED[task])}")
-            if task in TOKEN_TASKS and len(obj["tokens"]) != len(obj["tags"]):
-                raise DataError(
-                    f"{path}:{number}: {len(obj['tokens'])} tokens but {len(obj['tags'])} tags; every token needs "
-                    f"exactly one tag"
-                )
-            if task == "qa" and isinstance(obj["answers"], list):
-                obj["answers"] = {"text": [a["text"] for a in obj["answers"]],
-                                  "answer_start": [a["answer_start"] for a in obj["answers"]]}
-            obj["line"] = number
-            rows.append(obj)
+    for number, raw in _numbered_lines(path):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise DataError(
+                f"{path}:{number}: not valid JSON ({err.msg}); write one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
+        obj = _resolve_aliases(task, obj)
+        missing = [key for key in REQUIRED[task] if key not in obj]
+        if missing:
+            raise DataError(
+                f"{path}:{number}: missing key(s) {missing}; the {task!r} schema needs {list(REQUIRED[task])}")
+        if task in TOKEN_TASKS and len(obj["tokens"]) != len(obj["tags"]):
+            raise DataError(
+                f"{path}:{number}: {len(obj['tokens'])} tokens but {len(obj['tags'])} tags; every token needs "
+                f"exactly one tag"
+            )
+        if task == "qa" and isinstance(obj["answers"], list):
+            obj["answers"] = {"text": [a["text"] for a in obj["answers"]],
+                              "answer_start": [a["answer_start"] for a in obj["answers"]]}
+        obj["line"] = number
+        rows.append(obj)
     if task == "xnli":
         with_hypothesis = {"hypothesis" in row for row in rows}
         if len(with_hypothesis) > 1:
@@ -239,10 +253,13 @@ def load_local(task: str, lang: str, folder, *, label_names=None) -> DatasetDict
         splits, origin = {}, {}
         for split, paths in _split_files(folder, task).items():
             rows = _read_split(task, lang, paths, label_names)
+            origin[split] = ", ".join(str(p) for p in paths)
+            if not rows:
+                raise DataError(f"{origin[split]}: no {'sentences' if task in TOKEN_TASKS else 'rows'} (only blank "
+                                f"or comment lines); put the {split} data in it or remove the file")
             for row in rows:
                 row.pop("lines", None)
                 row.pop("line", None)
-            origin[split] = ", ".join(str(p) for p in paths)
             try:
                 if task in TOKEN_TASKS:
                     splits[split] = Dataset.from_dict({"tokens": [r["tokens"] for r in rows],
