@@ -248,6 +248,15 @@ class DataArguments:
     save_adapted_models: bool = field(
         default=False, metadata={"help": "ord-fs/ord-fs-dev: also save each target language's model."}
     )
+    ud_token_form: str = field(
+        default="words",
+        metadata={
+            "help": "POS from local CoNLL-U files: words (UD's syntactic words, as google/xtreme's udpos rows have "
+            "them) or fused (the authors' tokens: each multiword token as its surface form, tagged like its head "
+            "word; every POS language must then come from data_dir).",
+            "choices": ["words", "fused"],
+        },
+    )
 
     @property
     def targets(self) -> Optional[list]:

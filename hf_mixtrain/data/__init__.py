@@ -28,8 +28,12 @@ File formats:
 - ``.conll`` ``.iob`` ``.txt`` (ner, pos): token and tag per line, tag in the last column, tab- or
   space-separated; a blank line between sentences; ``-DOCSTART-`` lines skipped. Tokens written as
   ``de:Berlin`` (raw WikiANN) lose the ``de:`` prefix.
-- ``.conllu`` (pos): Universal Dependencies; FORM and UPOS of each word. Multiword-token range lines
-  (``1-2``) are skipped and their word lines kept, empty nodes (``5.1``) and ``#`` comments skipped.
+- ``.conllu`` (pos): Universal Dependencies (the authors used UD v2.7: a language's ``<code>_*.conllu`` files);
+  FORM and UPOS. ``ud_token_form="words"`` (default) keeps every syntactic word, as google/xtreme's udpos rows
+  do: a multiword token's range line (``1-2``) is skipped and its word lines kept. ``ud_token_form="fused"``
+  gives the authors' tokens (XTREME's preprocessing): each multiword token as its surface form, tagged with its
+  head word's UPOS. Empty nodes (``5.1``), ``#`` comments and sentences without word forms (every FORM ``_``,
+  counted in a warning) are skipped.
 - ``.jsonl`` (any task): one JSON object per line in the canonical schema (Hub names like ``ner_tags``,
   ``sentence1`` are accepted; QA ``answers`` may be a SQuAD list of ``{"text", "answer_start"}``).
 

@@ -13,7 +13,7 @@ from datasets import DatasetDict
 from .errors import DataError
 from .hub import hub_config, load_hub, resolve_source
 from .languages import check_task
-from .local import language_folder, load_local
+from .local import TOKEN_FORMS, language_folder, load_local
 from .schema import harmonize_labels
 
 logger = logging.getLogger(__name__)
@@ -31,16 +31,23 @@ class LanguageData(dict):
         self.sources = sources
 
 
-def _load(task, lang, *, data_dir=None, hub_dataset=None, label_names=None, cache_dir=None):
+def _load(task, lang, *, data_dir=None, hub_dataset=None, label_names=None, cache_dir=None, ud_token_form="words"):
     """(DatasetDict, source) of one language: its local folder if ``data_dir`` has one, else the Hub."""
     check_task(task)
+    if ud_token_form not in TOKEN_FORMS:
+        raise DataError(f"ud_token_form={ud_token_form!r}; choose one of {', '.join(TOKEN_FORMS)}")
     folder = language_folder(data_dir, lang) if data_dir is not None else None
     if folder is not None:
-        return load_local(task, lang, folder, label_names=label_names), {"source": "local", "path": str(folder)}
+        data = load_local(task, lang, folder, label_names=label_names, ud_token_form=ud_token_form)
+        return data, {"source": "local", "path": str(folder)}
     if data_dir is not None:
         logger.info("language %r: no folder %s, so it comes from the Hub", lang, Path(data_dir) / lang)
     kwargs = {} if cache_dir is None else {"cache_dir": cache_dir}
     try:
+        if task == "pos" and ud_token_form != "words":
+            raise DataError(f"ud_token_form={ud_token_form!r} reads local CoNLL-U files, and the Hub's udpos rows "
+                            f"hold UD's syntactic words only. Fix: put the {lang}_*.conllu files of UD v2.7 in "
+                            f"data_dir/{lang}/, or use ud_token_form='words'")
         data = load_hub(task, lang, hub_dataset, label_names=label_names, **kwargs)
     except DataError as err:
         if data_dir is None:
@@ -53,7 +60,7 @@ def _load(task, lang, *, data_dir=None, hub_dataset=None, label_names=None, cach
 
 
 def load_language(task: str, lang: str, *, data_dir=None, hub_dataset: str = None, label_names=None,
-                  cache_dir: str = None) -> DatasetDict:
+                  cache_dir: str = None, ud_token_form: str = "words") -> DatasetDict:
     """Load one language of ``task`` ("ner", "pos", "qa", "xnli") as a DatasetDict in the canonical schema.
 
     Args:
@@ -67,9 +74,13 @@ def load_language(task: str, lang: str, *, data_dir=None, hub_dataset: str = Non
             else a known set (WikiANN, UPOS, universal tags, XNLI) that holds every label seen, else the sorted
             labels seen.
         cache_dir: passed to ``datasets.load_dataset``.
+        ud_token_form: POS from local .conllu files: "words" (default), UD's syntactic words, as google/xtreme's
+            udpos rows have them; or "fused", the authors' tokens: a multiword token as its surface form, tagged
+            like its head word (see :func:`hf_mixtrain.data.local.read_conllu`). "fused" needs every POS language
+            local.
     """
     return _load(task, lang, data_dir=data_dir, hub_dataset=hub_dataset, label_names=label_names,
-                 cache_dir=cache_dir)[0]
+                 cache_dir=cache_dir, ud_token_form=ud_token_form)[0]
 
 
 def load_languages(task: str, languages, **kwargs) -> LanguageData:

@@ -5,6 +5,7 @@ The layout is described in :mod:`hf_mixtrain.data`. Errors name the file and lin
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
@@ -18,6 +19,15 @@ SPLITS = ("train", "validation", "test")
 SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "dev", "valid"), "test": ("test",)}
 CONLL_EXTS = (".conll", ".iob", ".txt")
 EXTS = CONLL_EXTS + (".conllu", ".jsonl")
+TOKEN_FORMS = ("words", "fused")  # see read_conllu
+# The UPOS order by which XTREME's ud-conversion-tools (conllu_to_conll.py) pick a multiword token's head word
+# among its words closest to the root, per language; UPOS not listed come last.
+FUSED_HEAD_PRECEDENCE = {
+    "default": "VERB NOUN PROPN PRON ADJ NUM ADV INTJ AUX ADP DET PART CCONJ SCONJ X PUNCT".split(),
+    "es": "VERB AUX PRON ADP DET".split(),
+    "fr": "VERB AUX PRON NOUN ADJ ADV ADP DET PART SCONJ CONJ".split(),
+    "it": "VERB AUX ADV PRON ADP DET INTJ".split(),
+}
 
 
 def _split_of(name: str):
@@ -74,20 +84,30 @@ def read_conll(path) -> list:
     return sentences
 
 
-def read_conllu(path) -> list:
-    """Read a CoNLL-U file (Universal Dependencies): FORM and UPOS of every syntactic word.
+def read_conllu(path, token_form: str = "words", lang: str = None) -> list:
+    """Read a CoNLL-U file (Universal Dependencies): the FORM and UPOS of each token.
 
-    As UD specifies, multiword-token range lines (``1-2``) are skipped and their word lines kept, empty nodes
-    (``5.1``) are skipped, ``#`` lines are comments. Returns dicts like :func:`read_conll`.
+    ``token_form="words"``: every syntactic word, the unit UD annotates (google/xtreme's udpos rows hold these too).
+    A multiword token's range line (``1-2 vámonos``) is skipped and its word lines (``vamos``, ``nos``) kept.
+    ``token_form="fused"``: the tokens of the authors' data (XTREME's preprocessing: ud-conversion-tools'
+    ``--replace_subtokens_with_fused_forms``, then utils_preprocess.py). A multiword token becomes one token, its
+    surface form, tagged with the UPOS of its head word: the word of the span with the fewest ancestors in the
+    dependency graph (HEAD and DEPS heads), ties broken by the UPOS order of ``FUSED_HEAD_PRECEDENCE`` for ``lang``.
+    Spaces and zero-width non-joiners inside a form are removed, as XTREME did.
+
+    Both skip empty nodes (``5.1``), ``#`` comments and sentences whose every FORM is ``_`` (treebanks distributed
+    without their text, e.g. UD_English-ESL; counted in a warning). Returns dicts like :func:`read_conll`.
     """
-    sentences, current = [], {"tokens": [], "tags": [], "lines": []}
-    comments = ranges = empty = 0
+    if token_form not in TOKEN_FORMS:
+        raise DataError(f"token_form {token_form!r} is not one of {TOKEN_FORMS}")
+    parsed, words, ranges = [], [], []
+    comments = empty = 0
     for number, raw in _numbered_lines(path):
         line = raw.rstrip("\r\n")
         if not line.strip():
-            if current["tokens"]:
-                sentences.append(current)
-                current = {"tokens": [], "tags": [], "lines": []}
+            if words:
+                parsed.append((words, ranges))
+                words, ranges = [], []
             continue
         if line.startswith("#"):
             comments += 1
@@ -98,20 +118,68 @@ def read_conllu(path) -> list:
                 f"{path}:{number}: {len(cols)} tab-separated column(s); CoNLL-U word lines have 10 "
                 f"(ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC)"
             )
-        if "-" in cols[0]:
-            ranges += 1  # the words of this multiword token follow on their own lines
-            continue
-        if "." in cols[0]:
+        span = re.fullmatch(r"(\d+)-(\d+)", cols[0])
+        if span:
+            ranges.append((int(span[1]), int(span[2]), cols[1], number))
+        elif re.fullmatch(r"\d+\.\d+", cols[0]):
             empty += 1  # empty node of the enhanced graph: no surface word
-            continue
-        current["tokens"].append(cols[1])
-        current["tags"].append(cols[3])
-        current["lines"].append(number)
-    if current["tokens"]:
-        sentences.append(current)
-    logger.info("%s: read %d sentences; skipped %d comment, %d multiword-range and %d empty-node line(s)",
-                path, len(sentences), comments, ranges, empty)
+        elif cols[0].isdigit():
+            heads = {int(h) for h in [cols[6]] + [dep.split(":")[0] for dep in cols[8].split("|")] if h.isdigit()}
+            words.append((int(cols[0]), cols[1], cols[3], heads, number))
+        else:
+            raise DataError(f"{path}:{number}: ID {cols[0]!r} is not a word index (1), a multiword range (1-2) or "
+                            f"an empty node (5.1)")
+    if words:
+        parsed.append((words, ranges))
+    sentences = [_fuse(words, ranges, lang, path) if token_form == "fused" else
+                 {"tokens": [w[1] for w in words], "tags": [w[2] for w in words], "lines": [w[4] for w in words]}
+                 for words, ranges in parsed if any(w[1] != "_" for w in words)]
+    textless = len(parsed) - len(sentences)
+    if textless:
+        logger.warning("%s: skipped %d sentence(s) whose every FORM is '_' (a treebank distributed without its "
+                       "text)", path, textless)
+    logger.info("%s: read %d sentences; %d multiword token(s) %s; skipped %d comment and %d empty-node line(s)",
+                path, len(sentences), sum(len(r) for _, r in parsed),
+                "fused" if token_form == "fused" else "kept as their words", comments, empty)
     return sentences
+
+
+def _ancestors(node: int, parents: dict) -> int:
+    """How many nodes have a path to ``node`` (``parents``: word -> its HEAD and DEPS heads)."""
+    seen, todo = set(), [node]
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    seen.discard(node)
+    return len(seen)
+
+
+def _fuse(words: list, ranges: list, lang: str, path) -> dict:
+    """One sentence with each multiword token as one token tagged like its head word (see :func:`read_conllu`)."""
+    parents = {w[0]: w[3] for w in words}
+    upos = {w[0]: w[2] for w in words}
+    order = FUSED_HEAD_PRECEDENCE.get(lang, FUSED_HEAD_PRECEDENCE["default"])
+    fused = {}
+    for start, end, form, number in ranges:
+        span = list(range(start, end + 1))
+        if start >= end or any(i not in upos for i in span):
+            raise DataError(f"{path}:{number}: multiword token {start}-{end} does not span words of its sentence")
+        depth = {i: _ancestors(i, parents) for i in span}
+        highest = [i for i in span if depth[i] == min(depth.values())]
+        head = min(highest, key=lambda i: order.index(upos[i]) if upos[i] in order else len(order))
+        fused[start] = (end, form, upos[head], number)
+    out, skip_to = {"tokens": [], "tags": [], "lines": []}, 0
+    for index, form, tag, _, number in words:
+        if index <= skip_to:
+            continue
+        if index in fused:
+            skip_to, form, tag, number = fused[index]
+        out["tokens"].append("".join(form.replace("\u200c", "").split(" ")))
+        out["tags"].append(tag)
+        out["lines"].append(number)
+    return out
 
 
 def _resolve_aliases(task: str, obj: dict) -> dict:
@@ -208,14 +276,17 @@ def _strip_language_prefix(rows: list, lang: str, path) -> None:
         logger.info("%s: stripped the %r prefix from every token", path, prefix)
 
 
-def _read_split(task: str, lang: str, paths: list, label_names) -> list:
+def _read_split(task: str, lang: str, paths: list, label_names, ud_token_form: str) -> list:
     rows = []
     for path in paths:
         suffix = path.suffix.lower()
+        if task == "pos" and ud_token_form != "words" and suffix != ".conllu":
+            logger.warning("%s: ud_token_form=%r applies to .conllu files; this file is read as it is", path,
+                           ud_token_form)
         if suffix == ".jsonl":
             part = read_jsonl(path, task)
         elif suffix == ".conllu":
-            part = read_conllu(path)
+            part = read_conllu(path, ud_token_form, lang)
         else:
             part = read_conll(path)
             _strip_language_prefix(part, lang, path)
@@ -233,10 +304,16 @@ def _read_split(task: str, lang: str, paths: list, label_names) -> list:
     return rows
 
 
-def load_local(task: str, lang: str, folder, *, label_names=None) -> DatasetDict:
-    """Load language ``lang`` of ``task`` from its ``folder`` (see :func:`language_folder`) into the canonical schema."""
+def load_local(task: str, lang: str, folder, *, label_names=None, ud_token_form: str = "words") -> DatasetDict:
+    """Load language ``lang`` of ``task`` from its ``folder`` (see :func:`language_folder`) into the canonical schema.
+
+    ``ud_token_form``: how .conllu files are tokenised, "words" or "fused" (see :func:`read_conllu`).
+    """
     folder = Path(folder)
     if (folder / "dataset_dict.json").is_file():
+        if task == "pos" and ud_token_form != "words":
+            logger.warning("%s: ud_token_form=%r applies to .conllu files; this saved DatasetDict is read as it is",
+                           folder, ud_token_form)
         saved = load_from_disk(str(folder), keep_in_memory=True)
         splits = {}
         for name, ds in saved.items():
@@ -252,7 +329,7 @@ def load_local(task: str, lang: str, folder, *, label_names=None) -> DatasetDict
     else:
         splits, origin = {}, {}
         for split, paths in _split_files(folder, task).items():
-            rows = _read_split(task, lang, paths, label_names)
+            rows = _read_split(task, lang, paths, label_names, ud_token_form)
             origin[split] = ", ".join(str(p) for p in paths)
             if not rows:
                 raise DataError(f"{origin[split]}: no {'sentences' if task in TOKEN_TASKS else 'rows'} (only blank "
