@@ -174,3 +174,11 @@ def test_load_languages_reorders_labels_to_the_first_language(monkeypatch):
     test = data["de"]["test"]
     assert test.features["label"].names == XNLI_LABELS
     assert test.features["label"].int2str(test["label"]) == ["contradiction", "entailment"]
+
+
+def test_data_layer_task_names_are_the_task_registry_s():
+    # data/ keeps its own tuple (it imports nothing above it); both mean the task names, so they must agree
+    from hf_mixtrain.data import TASKS as DATA_TASKS
+    from hf_mixtrain.tasks import TASKS
+
+    assert DATA_TASKS == TASKS
