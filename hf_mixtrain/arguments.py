@@ -229,7 +229,8 @@ class DataArguments:
     )
     data_dir: Optional[str] = field(
         default=None,
-        metadata={"help": "Local data: one folder per language code (see hf_mixtrain.data). Default: the Hub."},
+        metadata={"help": "Local data: one folder per language code (see hf_mixtrain.data); languages without a folder "
+                  "here come from the Hub. Default: every language from the Hub."},
     )
     hub_dataset: Optional[str] = field(
         default=None, metadata={"help": "Which Hub dataset to load (e.g. wikiann or xtreme for NER)."}
@@ -260,6 +261,16 @@ class DataArguments:
     )
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N rows of each dev set."})
     max_test_samples: Optional[int] = field(default=None, metadata={"help": "Keep only the first N test rows per language."})
+    ud_token_form: str = field(
+        default="words",
+        metadata={
+            "help": "POS from local CoNLL-U files: words (UD's syntactic words, as google/xtreme's udpos rows have "
+            "them) or fused (the authors' tokens: each multiword token as its surface form, tagged like its head "
+            "word; every POS language must then come from data_dir).",
+            "choices": ["words", "fused"],
+        },
+    )
+
     @property
     def targets(self) -> Optional[list]:
         if not self.target_languages:

@@ -1,5 +1,7 @@
 """Hub loaders, exercised on fixtures in the Hub schemas; language presets; label-set checks across languages."""
 
+import logging
+
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
@@ -17,10 +19,10 @@ def test_paper_language_presets():
     assert set(PAPER_LANGUAGES["qa"]) == {"en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"}
     assert PAPER_LANGUAGES["xnli"] == "en fr es de el bg ru tr ar vi th zh hi sw ur".split()
     # every paper language can come from the task's default Hub source, except the POS languages that
-    # google/xtreme lacks (they need local CoNLL-U files)
+    # google/xtreme lacks or holds mixed with another language (they need local CoNLL-U files)
     for task, langs in PAPER_LANGUAGES.items():
         missing = set(langs) - set(hub_languages(task))
-        assert missing == ({"lt", "pl", "uk", "wo", "ro"} if task == "pos" else set()), task
+        assert missing == ({"lt", "pl", "uk", "wo", "ro", "el", "fr", "ru", "zh"} if task == "pos" else set()), task
 
 
 def test_wikiann_rows_become_canonical(monkeypatch):
@@ -55,8 +57,30 @@ def test_udpos_maps_codes_to_xtreme_names_and_keeps_existing_splits(monkeypatch)
 
 def test_udpos_languages_missing_from_xtreme_point_to_local_conllu(monkeypatch):
     install_fake_hub(monkeypatch)
-    with pytest.raises(DataError, match=r"no udpos config for 'wo' \(Wolof\).*data_dir/wo/"):
+    with pytest.raises(DataError, match=r"no udpos config for 'wo' \(Wolof\)\. Fix: put the wo_\*\.conllu files of "
+                                        r"UD v2\.7.*in data_dir/wo/"):
         load_language("pos", "wo")
+
+
+@pytest.mark.parametrize("lang, name, other, ours", [
+    ("el", "Greek", "Ancient Greek", "UD_Greek-GDT"), ("fr", "French", "Old French", "UD_French-"),
+    ("ru", "Russian", "Old Russian", "UD_Russian-"), ("zh", "Chinese", "Classical Chinese", "UD_Chinese-")])
+def test_udpos_configs_that_hold_another_language_are_refused(monkeypatch, lang, name, other, ours):
+    # the Hub's rows carry no treebank id, so e.g. udpos.Greek's Ancient Greek rows cannot be told apart
+    hub = install_fake_hub(monkeypatch, {("google/xtreme", f"udpos.{name}"): DatasetDict(
+        train=udpos_split(lang, "train", 5), test=udpos_split(lang, "test", 5))})
+    with pytest.raises(DataError, match=rf"udpos\.{name} is not used for '{lang}': besides {ours}.* it holds "
+                                        rf"{other}.*'_{name}'.*Fix: put the {lang}_\*\.conllu files .*UD v2\.7.*"
+                                        rf"data_dir/{lang}/"):
+        load_language("pos", lang)
+    assert hub.calls == []  # not even downloaded
+
+
+def test_udpos_german_warns_about_its_swiss_german_test_rows(monkeypatch, caplog):
+    install_fake_hub(monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        load_language("pos", "de")
+    assert "100 Swiss German sentences of UD_Swiss_German-UZH" in caplog.text
 
 
 def test_tydiqa_language_from_id_prefix_and_dev_as_test(monkeypatch):
@@ -150,3 +174,11 @@ def test_load_languages_reorders_labels_to_the_first_language(monkeypatch):
     test = data["de"]["test"]
     assert test.features["label"].names == XNLI_LABELS
     assert test.features["label"].int2str(test["label"]) == ["contradiction", "entailment"]
+
+
+def test_data_layer_task_names_are_the_task_registry_s():
+    # data/ keeps its own tuple (it imports nothing above it); both mean the task names, so they must agree
+    from hf_mixtrain.data import TASKS as DATA_TASKS
+    from hf_mixtrain.tasks import TASKS
+
+    assert DATA_TASKS == TASKS

@@ -6,7 +6,7 @@ import logging
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
-from data_fixtures import WIKIANN_TAGS, XNLI_LABELS, wikiann_split
+from data_fixtures import WIKIANN_TAGS, XNLI_LABELS, install_fake_hub, wikiann_split
 from hf_mixtrain.data import DataError, load_language, read_conll, read_conllu
 
 
@@ -212,10 +212,12 @@ def test_save_to_disk_folder_in_hub_schema_with_dev_split(tmp_path, caplog):
     assert dd["train"]["tags"] == wikiann_split("sw", "train", 5)["ner_tags"]
 
 
-def test_missing_language_folder_lists_what_is_there(tmp_path):
+def test_missing_language_folder_lists_what_is_there(tmp_path, monkeypatch):
+    install_fake_hub(monkeypatch)
     write(tmp_path / "en" / "train.conll", "a O\n")
-    with pytest.raises(DataError, match=r"no folder for language 'de'.*\['en'\]"):
-        load_language("ner", "de", data_dir=tmp_path)
+    with pytest.raises(DataError, match=r"language 'xx': no folder .*xx \(language folders there: \['en'\]\), and "
+                                        r"from the Hub: unknown language code 'xx'"):
+        load_language("ner", "xx", data_dir=tmp_path)
 
 
 def test_wrong_format_for_task(tmp_path):
@@ -249,3 +251,128 @@ def test_rows_without_gold_label_are_dropped_and_counted(tmp_path, caplog):
         test = load_language("xnli", "de", data_dir=tmp_path)["test"]
     assert test["premise"] == ["a", "c"] and test["label"] == [0, 2]
     assert "dropped 1 rows with label -1" in caplog.text
+
+
+@pytest.mark.parametrize("name, text, what", [("test.conllu", "# sent_id = 1\n\n", "sentences"),
+                                              ("test.conll", "", "sentences"), ("dev.jsonl", "\n\n", "rows")])
+def test_a_split_file_without_data_names_the_file(tmp_path, name, text, what):
+    task = "xnli" if name.endswith(".jsonl") else "pos"
+    write(tmp_path / "en" / ("train.jsonl" if task == "xnli" else "train.conll"),
+          '{"premise": "p", "label": "neutral"}\n' if task == "xnli" else "a\tNOUN\n")
+    path = write(tmp_path / "en" / name, text)
+    with pytest.raises(DataError, match=rf"^{path}: no {what} \(only blank or comment lines\); put the .* data in it "
+                                        r"or remove the file$"):
+        load_language(task, "en", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name, line", [("train.conll", "caf\xe9\tNOUN\n"), ("train.conllu", "1\tcaf\xe9" + "\t_" * 8 + "\n"),
+                                        ("train.jsonl", '{"tokens": ["caf\xe9"], "tags": ["NOUN"]}\n')])
+def test_a_file_that_is_not_utf8_names_file_and_line(tmp_path, name, line):
+    good = {"train.conll": "a\tNOUN\n", "train.conllu": "1\ta\t_\tNOUN\t_\t_\t0\troot\t_\t_\n",
+            "train.jsonl": '{"tokens": ["a"], "tags": ["NOUN"]}\n'}[name]
+    head = (good * 3000).encode("utf-8")  # past the first chunk the text decoder reads
+    path = tmp_path / "en" / name
+    path.parent.mkdir()
+    path.write_bytes(head + line.encode("latin-1"))  # é as the single byte 0xe9
+    offset = len(head) + line.index("\xe9")
+    with pytest.raises(DataError, match=rf"^{path}:3001: not UTF-8 \(byte 0xe9 at offset {offset}\); convert the "
+                                        r"file to UTF-8, e.g. iconv -f <its encoding> -t UTF-8$"):
+        load_language("pos", "en", data_dir=tmp_path)
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    path = tmp_path / "en" / "train.conllu"
+    path.parent.mkdir()
+    path.write_bytes(b"\xef\xbb\xbf" + CONLLU.encode("utf-8"))
+    assert load_language("pos", "en", data_dir=tmp_path)["train"]["tokens"][1] == ["Sí"]
+
+
+def test_a_line_without_a_tag_names_file_and_line_through_load_language(tmp_path):
+    path = write(tmp_path / "de" / "dev.conll", "Bonn\tB-LOC\n\nKöln\n")
+    with pytest.raises(DataError, match=rf"^{path}:3: one column \('Köln'\)"):
+        load_language("ner", "de", data_dir=tmp_path)
+
+
+def test_read_conllu_fused_takes_the_surface_form_tagged_like_its_head_word(tmp_path):
+    path = write(tmp_path / "train.conllu", CONLLU)
+    sentences = read_conllu(path, "fused", "es")
+    # vámonos: vamos (the root) is the highest word; al: a and el hang from mar alike, and ADP precedes DET
+    assert [s["tokens"] for s in sentences] == [["vámonos", "al", "mar"], ["Sí"]]
+    assert [s["tags"] for s in sentences] == [["VERB", "ADP", "NOUN"], ["INTJ"]]
+    assert [s["lines"] for s in sentences] == [[3, 6, 10], [13]]
+
+
+def ud_word(index, form, upos, head, deps="_"):
+    return f"{index}\t{form}\t_\t{upos}\t_\t_\t{head}\tdep\t{deps}\t_\n"
+
+
+# "xy" fuses a NOUN and a PRON that both hang from the verb: a tie that XTREME's UPOS order breaks.
+FUSED_TIE = "1-2\txy\t_\t_\t_\t_\t_\t_\t_\t_\n" + ud_word(1, "x", "NOUN", 3) + ud_word(2, "y", "PRON", 3) + \
+    ud_word(3, "z", "VERB", 0)
+
+
+def test_fused_head_ties_follow_xtreme_upos_order_per_language_and_deps_heads_count(tmp_path):
+    path = write(tmp_path / "train.conllu", FUSED_TIE)
+    assert read_conllu(path, "fused", "de")[0]["tags"] == ["NOUN", "VERB"]  # default order: NOUN before PRON
+    assert read_conllu(path, "fused", "es")[0]["tags"] == ["PRON", "VERB"]  # Spanish order lists PRON, not NOUN
+    # an enhanced (DEPS) head is an ancestor too: x now hangs from y as well, so y alone is highest
+    path = write(tmp_path / "train.conllu", FUSED_TIE.replace("\tdep\t_\t_\n", "\tdep\t3:dep|2:dep\t_\n", 1))
+    assert read_conllu(path, "fused", "de")[0]["tags"] == ["PRON", "VERB"]
+    assert read_conllu(path, "words", "de")[0]["tags"] == ["NOUN", "PRON", "VERB"]
+
+
+def test_fused_forms_lose_inner_spaces_and_zero_width_non_joiners_as_in_xtreme(tmp_path):
+    path = write(tmp_path / "train.conllu", ud_word(1, "Hà Nội", "PROPN", 0) + ud_word(2, "می\u200cشود", "VERB", 1))
+    assert read_conllu(path, "fused")[0]["tokens"] == ["HàNội", "میشود"]
+    assert read_conllu(path)[0]["tokens"] == ["Hà Nội", "می\u200cشود"]
+
+
+@pytest.mark.parametrize("token_form", ["words", "fused"])
+def test_sentences_without_word_forms_are_skipped_and_counted(tmp_path, caplog, token_form):
+    textless = ud_word(1, "_", "PRON", 2) + ud_word(2, "_", "VERB", 0)
+    path = write(tmp_path / "en_esl-ud-train.conllu", textless + "\n" + ud_word(1, "Go", "VERB", 0) + "\n" + textless)
+    with caplog.at_level(logging.WARNING):
+        sentences = read_conllu(path, token_form)
+    assert [s["tokens"] for s in sentences] == [["Go"]]
+    assert "skipped 2 sentence(s) whose every FORM is '_'" in caplog.text
+
+
+def test_malformed_multiword_range_and_word_id_name_the_line(tmp_path):
+    path = write(tmp_path / "train.conllu", "1-3\txyz\t_\t_\t_\t_\t_\t_\t_\t_\n" + ud_word(1, "x", "NOUN", 0))
+    with pytest.raises(DataError, match=r"train\.conllu:1: multiword token 1-3 does not span words of its sentence"):
+        read_conllu(path, "fused")
+    path = write(tmp_path / "train.conllu", ud_word("a", "x", "NOUN", 0))
+    with pytest.raises(DataError, match=r"train\.conllu:1: ID 'a' is not a word index"):
+        read_conllu(path)
+
+
+def test_ud_token_form_through_load_language(tmp_path, monkeypatch, caplog):
+    install_fake_hub(monkeypatch)
+    write(tmp_path / "es" / "es_x-ud-train.conllu", CONLLU)
+    write(tmp_path / "es" / "dev.conll", "vámonos\tVERB\n")
+    with caplog.at_level(logging.WARNING):
+        dd = load_language("pos", "es", data_dir=tmp_path, ud_token_form="fused")
+    assert dd["train"]["tokens"] == [["vámonos", "al", "mar"], ["Sí"]]
+    assert tag_strings(dd["train"])[0] == ["VERB", "ADP", "NOUN"]
+    assert "dev.conll: ud_token_form='fused' applies to .conllu files; this file is read as it is" in caplog.text
+    assert load_language("pos", "es", data_dir=tmp_path)["train"]["tokens"][0] == ["vamos", "nos", "a", "el", "mar"]
+    with pytest.raises(DataError, match=r"language 'en': no folder .*from the Hub: ud_token_form='fused' reads local "
+                                        r"CoNLL-U files.*Fix: put the en_\*\.conllu files of UD v2\.7 in data_dir/en/, "
+                                        r"or use ud_token_form='words'"):
+        load_language("pos", "en", data_dir=tmp_path, ud_token_form="fused")
+    with pytest.raises(DataError, match=r"ud_token_form='split'; choose one of words, fused"):
+        load_language("pos", "es", data_dir=tmp_path, ud_token_form="split")
+
+
+def test_the_ud_token_form_flag_offers_the_reader_s_forms():
+    from dataclasses import fields
+
+    from transformers import HfArgumentParser
+
+    from hf_mixtrain.arguments import DataArguments
+    from hf_mixtrain.data.local import TOKEN_FORMS
+
+    field = fields(DataArguments)[-1]
+    assert (field.name, field.default, tuple(field.metadata["choices"])) == ("ud_token_form", "words", TOKEN_FORMS)
+    (args,) = HfArgumentParser(DataArguments).parse_args_into_dataclasses(["--ud_token_form", "fused"])
+    assert args.ud_token_form == "fused"

@@ -9,8 +9,10 @@ Canonical schema (every row carries its language code in ``lang``):
 
 Splits are ``train``, ``validation``, ``test``.
 
-Sources: the Hub (see :mod:`hf_mixtrain.data.hub` for the datasets and the splits each has), or local files
-with ``data_dir=``::
+Sources, per language: with ``data_dir=``, a language that has a folder there is read from it and every other
+language comes from the Hub (see :mod:`hf_mixtrain.data.hub` for the datasets and the splits each has); without
+``data_dir``, all come from the Hub. Each choice is logged, and ``load_languages(...).sources`` records it
+(``{lang: {"source": "local", "path": ...} or {"source": "hub", "dataset": ..., "config": ...}}``). Layout::
 
     data_dir/
       en/                     one folder per language code (any code)
@@ -26,8 +28,12 @@ File formats:
 - ``.conll`` ``.iob`` ``.txt`` (ner, pos): token and tag per line, tag in the last column, tab- or
   space-separated; a blank line between sentences; ``-DOCSTART-`` lines skipped. Tokens written as
   ``de:Berlin`` (raw WikiANN) lose the ``de:`` prefix.
-- ``.conllu`` (pos): Universal Dependencies; FORM and UPOS of each word. Multiword-token range lines
-  (``1-2``) are skipped and their word lines kept, empty nodes (``5.1``) and ``#`` comments skipped.
+- ``.conllu`` (pos): Universal Dependencies (the authors used UD v2.7: a language's ``<code>_*.conllu`` files);
+  FORM and UPOS. ``ud_token_form="words"`` (default) keeps every syntactic word, as google/xtreme's udpos rows
+  do: a multiword token's range line (``1-2``) is skipped and its word lines kept. ``ud_token_form="fused"``
+  gives the authors' tokens (XTREME's preprocessing): each multiword token as its surface form, tagged with its
+  head word's UPOS. Empty nodes (``5.1``), ``#`` comments and sentences without word forms (every FORM ``_``,
+  counted in a warning) are skipped.
 - ``.jsonl`` (any task): one JSON object per line in the canonical schema (Hub names like ``ner_tags``,
   ``sentence1`` are accepted; QA ``answers`` may be a SQuAD list of ``{"text", "answer_start"}``).
 
@@ -38,7 +44,8 @@ stable order. ``data_dir`` may also be the language folder itself (``data_dir=da
 Typical use::
 
     data = load_languages("ner", ["en", "de", "sw"])                       # Hub (WikiANN)
-    data = load_languages("pos", ["en", "de"], data_dir="my_data")          # local files
+    data = load_languages("pos", PAPER_LANGUAGES["pos"], data_dir="ud")     # ud/<lang>/ where present, else Hub
+    data.sources                                                           # where each language came from
     mixed = assemble("ner", data, source="en", targets=["de", "sw"], k=5, seed=1, method="gradient-mix")
     mixed.train, mixed.oracle_pools, mixed.test, mixed.source_dev
 """
@@ -47,12 +54,13 @@ from .assembly import METHODS, MixedData, assemble
 from .errors import DataError
 from .hub import hub_languages
 from .languages import PAPER_LANGUAGES, TASKS
-from .loading import load_language, load_languages
+from .loading import LanguageData, load_language, load_languages
 from .local import read_conll, read_conllu
 from .sampling import UNITS, sample_k_shot, sample_rows
 
 __all__ = [
     "DataError",
+    "LanguageData",
     "METHODS",
     "MixedData",
     "PAPER_LANGUAGES",

@@ -33,6 +33,8 @@ class MixedData:
         source_dev: the source validation split (model selection), or None if it has none.
         target_dev: ``{target: validation split}`` for ord-fs-dev only, else None. For XNLI the shots are drawn
             from that split, so they are removed from it.
+        sources: ``{lang: where it came from}`` for the source and targets when ``data`` came from
+            :func:`load_languages` (its ``sources``), else empty.
     """
 
     task: str
@@ -48,6 +50,7 @@ class MixedData:
     test: dict = field(default_factory=dict)
     source_dev: Optional[Dataset] = None
     target_dev: Optional[dict] = None
+    sources: dict = field(default_factory=dict)
 
     @property
     def train(self) -> Dataset:
@@ -122,6 +125,8 @@ def assemble(task: str, data: dict, *, source: str = "en", targets, k: int, seed
             f"(data_dir/<lang>/<split>.*), drop those languages from the targets, or choose a method that does "
             f"not need them (zero-shot needs only the targets' test splits)"
         )
+    known = getattr(data, "sources", {})
+    sources = {lang: known[lang] for lang in [source] + targets if lang in known}
     data = harmonize_labels(task, {lang: data[lang] for lang in [source] + targets}, reference=source)
 
     source_train = data[source]["train"]
@@ -150,7 +155,7 @@ def assemble(task: str, data: dict, *, source: str = "en", targets, k: int, seed
         task=task, source=source, targets=targets, k=k, seed=seed, unit=unit,
         label_names=label_names_of(task, data[source]), method=method, source_train=source_train,
         shots=shots, test={lang: data[lang]["test"] for lang in [source] + targets}, source_dev=source_dev,
-        target_dev=target_dev,
+        target_dev=target_dev, sources=sources,
     )
     logger.info("%s %s k=%s seed=%d: source %r train %d; shots (%s) %s; mixed train %d rows", task, method, k, seed,
                 source, len(source_train), unit, ", ".join(f"{lang} {len(s)}" for lang, s in shots.items()) or "none",

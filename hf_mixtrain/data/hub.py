@@ -4,9 +4,10 @@ Sources and the splits they have:
 
 - ner ``unimelb-nlp/wikiann`` (default): config ``<lang>`` (176 languages); train/validation/test.
 - ner ``google/xtreme``: config ``PAN-X.<lang>`` (40 languages); train/validation/test.
-- pos ``google/xtreme`` (default): config ``udpos.<LanguageName>`` (33 languages, UD v2.5). Kazakh has only
-  train/test; Tagalog, Thai and Yoruba only test. lt, pl, uk, wo, ro of the authors' list are not there: they
-  need local CoNLL-U files.
+- pos ``google/xtreme`` (default): config ``udpos.<LanguageName>`` (33 languages, UD v2.5; the authors used UD
+  v2.7). Kazakh has only train/test; Tagalog, Thai and Yoruba only test. lt, pl, uk, wo, ro of the authors' list
+  are not there, and el, fr, ru, zh are refused: their configs also hold Ancient Greek, Old French, Old Russian and
+  Classical Chinese treebanks (see ``UDPOS_HUB_MIXED``). Those need local CoNLL-U files.
 - qa ``google/xtreme`` (default) config ``tydiqa``, or ``google-research-datasets/tydiqa`` config
   ``secondary_task``: TyDiQA-GoldP, all languages in one table, the language is the id prefix
   (``arabic-...`` -> ar). The Hub ``train`` holds every language; its ``validation`` (GoldP dev) becomes our
@@ -21,8 +22,8 @@ import logging
 from datasets import DatasetDict
 
 from .errors import DataError
-from .languages import (PANX_LANGUAGES, TYDIQA_PREFIXES, UDPOS_NAMES, WIKIANN_LANGUAGES, XNLI_LANGUAGES,
-                        check_hub_language)
+from .languages import (PANX_LANGUAGES, TYDIQA_PREFIXES, UDPOS_HUB_MIXED, UDPOS_HUB_WARNINGS, UDPOS_NAMES,
+                        WIKIANN_LANGUAGES, XNLI_LANGUAGES, check_hub_language)
 from .schema import canonicalize, collect_label_names
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,12 @@ def resolve_source(task: str, hub_dataset: str = None) -> str:
 
 
 def hub_languages(task: str, hub_dataset: str = None) -> list:
-    """Language codes that ``hub_dataset`` (default: the task's default source) has for ``task``."""
+    """Language codes that ``hub_dataset`` (default: the task's default source) has for ``task`` and we load."""
     source = resolve_source(task, hub_dataset)
     if task == "ner":
         return list(WIKIANN_LANGUAGES if source == "unimelb-nlp/wikiann" else PANX_LANGUAGES)
     if task == "pos":
-        return sorted(UDPOS_NAMES)
+        return sorted(set(UDPOS_NAMES) - set(UDPOS_HUB_MIXED))
     if task == "qa":
         return list(TYDIQA_LANGUAGES)
     return list(XNLI_LANGUAGES)
@@ -115,6 +116,8 @@ def load_hub(task: str, lang: str, hub_dataset: str = None, *, label_names=None,
     source = resolve_source(task, hub_dataset)
     check_hub_language(task, lang, hub_languages(task, source), source)
     config = hub_config(task, source, lang)
+    if task == "pos" and lang in UDPOS_HUB_WARNINGS:
+        logger.warning(UDPOS_HUB_WARNINGS[lang])
     try:
         raw = load_hub_dataset(source, config, **load_kwargs)
     except DataError:

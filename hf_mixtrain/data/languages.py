@@ -37,7 +37,7 @@ PANX_LANGUAGES = (
     "ur vi yo zh"
 ).split()
 
-# google/xtreme "udpos.<LanguageName>" configs (UD v2.5 as prepared by XTREME).
+# google/xtreme "udpos.<LanguageName>" configs: UD v2.5, read by the Hub's loading script.
 UDPOS_NAMES = {
     "af": "Afrikaans", "ar": "Arabic", "eu": "Basque", "bg": "Bulgarian", "nl": "Dutch", "en": "English",
     "et": "Estonian", "fi": "Finnish", "fr": "French", "de": "German", "el": "Greek", "he": "Hebrew",
@@ -46,11 +46,26 @@ UDPOS_NAMES = {
     "es": "Spanish", "tl": "Tagalog", "ta": "Tamil", "te": "Telugu", "th": "Thai", "tr": "Turkish",
     "ur": "Urdu", "vi": "Vietnamese", "yo": "Yoruba",
 }
-# In the authors' POS list but not among google/xtreme's udpos configs (they came with XTREME-R's UD data):
-# these need local CoNLL-U files from the UD release.
+# In the authors' POS list but not among google/xtreme's udpos configs: local CoNLL-U files from UD v2.7 (the
+# release the authors downloaded for all 35 languages).
 UDPOS_LOCAL_ONLY = {"lt": "Lithuanian", "pl": "Polish", "uk": "Ukrainian", "wo": "Wolof", "ro": "Romanian"}
-# Splits google/xtreme udpos has where they differ from train/validation/test.
-UDPOS_SPLITS = {"kk": ("train", "test"), "tl": ("test",), "th": ("test",), "yo": ("test",)}
+# google/xtreme udpos configs that also hold another language. Its loading script keeps every UD v2.5 treebank
+# folder whose name contains "_<Name>", so "_Greek" takes in UD_Ancient_Greek-*; the rows carry no treebank id to
+# separate them (udpos.Greek train: 28152 sentences = Greek-GDT 1662 + Ancient Greek PROIEL 15014 + Perseus
+# 11476). The authors took a language's "<code>_" files only. Refused from the Hub: these need local files.
+UDPOS_HUB_MIXED = {  # code: (what else the config holds, the treebanks of the code's "<code>_" files)
+    "el": ("Ancient Greek (UD_Ancient_Greek-PROIEL and -Perseus: 94% of its train sentences)", "UD_Greek-GDT"),
+    "fr": ("Old French (UD_Old_French-SRCMF)", "UD_French-*"),
+    "ru": ("Old Russian (UD_Old_Russian-*)", "UD_Russian-*"),
+    "zh": ("Classical Chinese (UD_Classical_Chinese-Kyoto)", "UD_Chinese-*"),
+}
+# The same rule puts Swiss German (UD_Swiss_German-UZH, 100 sentences) into udpos.German's test split: loaded,
+# with a warning.
+UDPOS_HUB_WARNINGS = {
+    "de": "google/xtreme udpos.German's test split also holds the 100 Swiss German sentences of "
+          "UD_Swiss_German-UZH (the authors used de_ files only); for their test set put UD v2.7's de_*.conllu "
+          "files in data_dir/de/",
+}
 
 # TyDiQA-GoldP ids start with the language name ("arabic-2387335860751143628-1").
 TYDIQA_PREFIXES = {
@@ -69,16 +84,31 @@ def check_task(task: str) -> str:
     return task
 
 
+def local_ud_fix(lang: str, treebanks: str = None) -> str:
+    """How to give ``lang`` POS data from local files, as the authors had it."""
+    where = f" ({treebanks})" if treebanks else ""
+    return (f"Fix: put the {lang}_*.conllu files{where} of UD v2.7, the release the authors used, in "
+            f"data_dir/{lang}/ and pass data_dir= (languages without a folder there still come from the Hub)")
+
+
 def check_hub_language(task: str, lang: str, valid, source: str) -> None:
-    """Raise if ``lang`` is not a code that Hub ``source`` has for ``task``; the message lists the valid ones."""
+    """Raise if ``lang`` is not a code that Hub ``source`` has for ``task``; the message lists the valid ones.
+
+    POS languages that google/xtreme lacks, or holds mixed with another language, get the local fix instead.
+    """
+    if task == "pos" and lang in UDPOS_LOCAL_ONLY:
+        raise DataError(f"google/xtreme has no udpos config for {lang!r} ({UDPOS_LOCAL_ONLY[lang]}). "
+                        f"{local_ud_fix(lang)}")
+    if task == "pos" and lang in UDPOS_HUB_MIXED:
+        other, treebanks = UDPOS_HUB_MIXED[lang]
+        raise DataError(
+            f"google/xtreme udpos.{UDPOS_NAMES[lang]} is not used for {lang!r}: besides {treebanks} it holds "
+            f"{other}, because the Hub's loading script keeps every UD folder whose name contains "
+            f"'_{UDPOS_NAMES[lang]}', and its rows carry no treebank id to tell them apart. "
+            f"{local_ud_fix(lang, treebanks)}"
+        )
     if lang in valid:
         return
-    if task == "pos" and lang in UDPOS_LOCAL_ONLY:
-        raise DataError(
-            f"google/xtreme has no udpos config for {lang!r} ({UDPOS_LOCAL_ONLY[lang]}); the authors took it from "
-            f"the UD v2.5 release. Download that treebank and put its .conllu files under "
-            f"data_dir/{lang}/ (train.conllu, dev.conllu, test.conllu), then pass data_dir=."
-        )
     raise DataError(
         f"unknown language code {lang!r} for task {task!r} from the Hub dataset {source}; valid codes: "
         f"{' '.join(sorted(valid))}. Local files under data_dir/<code>/ may use any code."
