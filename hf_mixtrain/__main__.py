@@ -122,10 +122,9 @@ def main(argv=None):
             print(f"hf-mixtrain train: error: give the task first: hf-mixtrain train {{{','.join(TASK_NAMES)}}} "
                   "[arguments]", file=sys.stderr)
             return 2
-        from .cli import train
+        from .cli import exit_on_error, train
 
-        train(rest[0], rest[1:])
-        return 0
+        return exit_on_error(lambda: train(rest[0], rest[1:]), f"hf-mixtrain train {rest[0]}")
     if command == "sweep":
         sweep(rest)
         return 0

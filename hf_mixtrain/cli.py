@@ -1,7 +1,10 @@
 """The task scripts' command line: arguments in the transformers-examples style, logging, and clean errors.
 
 `train(task, argv)` is `hf-mixtrain train <task>` and every `run_scripts/run_<task>.py`: one function, so the
-shims and the entry point give the same results for the same arguments.
+shims and the entry point give the same results for the same arguments. It raises; `exit_on_error` turns what it
+raises into what a command line prints: bad arguments, found before anything is loaded, as `<prog>: error: ...`
+with exit status 2; a project error found later (a bad file, too few shots, a failed download) as one `error:`
+line with exit status 1; anything unexpected keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,11 +20,61 @@ import transformers
 from transformers import HfArgumentParser, set_seed
 
 from .arguments import DataArguments, MethodArguments, MixTrainingArguments, ModelArguments
+from .data import PAPER_LANGUAGES
+from .data.assembly import DEFAULT_UNIT, VALID_UNITS
+from .data.errors import DataError
+from .data.loading import check_languages
 from .presets import PAPER_SETTINGS, benchmark_settings
 
 logger = logging.getLogger(__name__)
 
 SCRIPT_DATACLASSES = (ModelArguments, DataArguments, MethodArguments, MixTrainingArguments)
+
+
+class UsageError(ValueError):
+    """Arguments that cannot work, found from the arguments alone: the message names the flag and the fix."""
+
+
+def check_arguments(task: str, values: dict) -> None:
+    """Refuse arguments that cannot work, before any model or data is loaded (`values`: flag -> value, layered).
+
+    Language codes are checked where they are read (the data layer knows the Hub's and the local folders'
+    languages); what is decided here for them is logged: duplicates dropped, the source left out of the targets.
+    """
+    import os
+
+    method = values.get("method", "gradient-mix")
+    k = values.get("k_shot", 10)
+    if k < 0 or (k == 0 and method != "zero-shot"):
+        raise UsageError(f"--k_shot {k}: K is the number of shots per target language and must be >= 1 "
+                         "(0 only with --method zero-shot).")
+    unit = values.get("shot_unit")
+    valid_units = VALID_UNITS[task] + (("windows",) if task == "qa" else ())
+    if unit is not None and unit not in valid_units:
+        raise UsageError(f"--shot_unit {unit}: not a shot unit of {task}; choose one of {', '.join(valid_units)} "
+                         f"(default {DEFAULT_UNIT[task]}).")
+    if "gradient_surgery" in values and values["gradient_surgery"] != (method == "gradient-mix"):
+        raise UsageError(f"--gradient_surgery {values['gradient_surgery']} contradicts --method {method}: only "
+                         "gradient-mix does surgery. Leave --gradient_surgery out; --method sets it.")
+    selection = values.get("selection")
+    if selection == "target-dev" and method != "ord-fs-dev":
+        raise UsageError(f"--selection target-dev uses the targets' dev sets, which only ord-fs-dev may see; {method} "
+                         "can use source-dev or last.")
+    if values.get("push_to_hub") and method in ("ord-fs", "ord-fs-dev"):
+        raise UsageError(f"--push_to_hub: {method} trains one model per target language; push a one-model method "
+                         "(zero-shot, mix-ft, naive-mix, gradient-mix).")
+    output_dir = values.get("output_dir")
+    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"--output_dir {output_dir} is a file; give a folder (it is created if missing).")
+    if values.get("target_languages"):
+        codes = [c for c in str(values["target_languages"]).replace(" ", ",").split(",") if c]
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            logger.warning("--target_languages names %s more than once: each language is used once.", ", ".join(repeated))
+        source = values.get("source_language", "en")
+        if source in codes:
+            logger.warning("--target_languages includes the source language %r: it is trained on its full train set "
+                           "and reported as the source, not as a target.", source)
 
 
 def parse_script_args(task: str, argv=None, presets=None):
@@ -43,6 +96,7 @@ def parse_script_args(task: str, argv=None, presets=None):
                 action.default = argparse.SUPPRESS
         given = vars(parser.parse_args(argv))
         parser = HfArgumentParser(SCRIPT_DATACLASSES)
+    check_arguments(task, {**PAPER_SETTINGS[task], **given})
     values = dict(PAPER_SETTINGS[task])
     benchmark = given.get("benchmark")
     if benchmark:
@@ -54,7 +108,21 @@ def parse_script_args(task: str, argv=None, presets=None):
         "output_dir",
         f"outputs/{task}-{values.get('method', 'gradient-mix')}-k{values.get('k_shot', 10)}-seed{values.get('seed', 42)}",
     )
-    return parser.parse_dict(values)
+    # The trainer's switch follows the paper's method: only gradient-mix does surgery.
+    values.setdefault("gradient_surgery", values.get("method", "gradient-mix") == "gradient-mix")
+    parsed = parser.parse_dict(values)
+    _check_language_codes(task, parsed[1], parsed[3].source_language)
+    return parsed
+
+
+def _check_language_codes(task: str, data_args: DataArguments, source: str) -> None:
+    """Every language must have a folder under --data_dir or be one the Hub has: found here, before any download."""
+    targets = data_args.targets or [lang for lang in PAPER_LANGUAGES[task] if lang != source]
+    try:
+        check_languages(task, [source] + targets, data_dir=data_args.data_dir, hub_dataset=data_args.hub_dataset)
+    except DataError as err:
+        flag = "--target_languages" if data_args.targets else "the default target languages (give --target_languages)"
+        raise UsageError(f"{flag}: {err}") from None
 
 
 def setup_logging(args: MixTrainingArguments) -> None:
@@ -92,6 +160,21 @@ def train(task: str, argv: Optional[list] = None, prog: Optional[str] = None) ->
     results = run_method(task, model_args, data_args, method_args, training_args, command=command)
     end_distributed()
     return results
+
+
+def exit_on_error(run, prog: str) -> int:
+    """Call `run()`; return the exit status a command line gives, printing a project error as one line."""
+    from .offline.assets import AssetError
+
+    try:
+        run()
+    except UsageError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except (DataError, AssetError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def end_distributed() -> None:

@@ -62,7 +62,8 @@ def prepare(task_name: str, method: str, model_args: ModelArguments, data_args: 
     if windows and task_name != "qa":
         raise ValueError("--shot_unit windows applies to QA only (K windows after doc-stride splitting).")
     data = load_languages(
-        task_name, [source] + targets, data_dir=data_args.data_dir, hub_dataset=data_args.hub_dataset, cache_dir=model_args.cache_dir
+        task_name, [source] + targets, data_dir=data_args.data_dir, hub_dataset=data_args.hub_dataset,
+        cache_dir=model_args.cache_dir, ud_token_form=data_args.ud_token_form,
     )
     if source in data and "train" in data[source]:
         data[source]["train"] = _head(data[source]["train"], data_args.max_train_samples, f"{source} train")

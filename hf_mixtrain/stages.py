@@ -93,6 +93,7 @@ def adapt_args(args: MixTrainingArguments, method_args: MethodArguments, output_
     per_epoch = max(1, math.ceil(rows / (batch * args.gradient_accumulation_steps)))
     kwargs = dict(
         gradient_surgery=False,
+        language_batches=False,  # the shots hold no source rows to pair with
         learning_rate=method_args.adapt_learning_rate or args.learning_rate,
         num_train_epochs=method_args.adapt_num_train_epochs,
         max_steps=-1,

@@ -14,12 +14,14 @@ arguments (model, data and languages, shots, and the transformers TrainingArgume
 
 import sys
 
-from hf_mixtrain.cli import train
+from hf_mixtrain.cli import exit_on_error, train
+
+PROG = "run_scripts/run_qa.py"
 
 
 def main(argv=None):
-    return train("qa", argv, prog="run_scripts/run_qa.py")
+    return train("qa", argv, prog=PROG)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(exit_on_error(lambda: main(sys.argv[1:]), PROG))

@@ -103,7 +103,61 @@ def test_task_script_under_accelerate_launch(tmp_path, method):
         assert (out / "surgery_history.jsonl").exists()
     writes = {r: (dump / f"writes_rank{r}.txt").read_text().split("\n") for r in (0, 1)}
     in_output = {r: [w for w in writes[r] if w.startswith(str(out))] for r in (0, 1)}
-    assert any(w.endswith("test_results.json.tmp") for w in in_output[0])
+    # Results are written through a temporary file in the same folder (files.write_text), then renamed.
+    assert any(os.path.basename(w).startswith(".tmp-") and w.endswith("test_results.json") for w in in_output[0])
     assert any(w.endswith("model.safetensors") for w in in_output[0])
     # Rank 1 writes nothing into the output folder but its own RNG state in each checkpoint (the Trainer's design).
     assert all(os.path.basename(w) == "rng_state_1.pth" for w in in_output[1]), in_output[1]
+
+
+def launch_methods(dump, procs, batch):
+    """All six methods on tiny XNLI in one launch of `procs` processes, `batch` rows per process."""
+    from helpers import tiny_config, tiny_tokenizer
+    from transformers import BertModel
+
+    model_dir = dump.parent / "model"
+    if not model_dir.exists():
+        tokenizer = tiny_tokenizer()
+        BertModel(tiny_config(vocab_size=len(tokenizer)), add_pooling_layer=False).save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+    args = [
+        "--model_name_or_path", str(model_dir), "--target_languages", "de,fr", "--k_shot", "2", "--max_seq_length", "32",
+        "--use_cpu", "true", "--report_to", "none", "--disable_tqdm", "true", "--max_steps", "4",
+        "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3",
+        "--eval_strategy", "steps", "--eval_steps", "1", "--adapt_num_train_epochs", "3",
+        "--adapt_batch_size", str(batch // 2), "--max_train_samples", "24", "--max_test_samples", "8",
+        "--max_eval_samples", "8", "--surgery_sync", "global", "--oracle_source_batch_size", "2", "--seed", "3",
+    ]
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--mixed_precision", "no",
+                "--dynamo_backend", "no", "--num_processes", str(procs)]
+    launcher += ["--multi_gpu", "--main_process_port", "0"] if procs > 1 else ["--cpu"]
+    cmd = launcher + [os.path.join(ROOT, "tests", "scripts", "launch_methods.py"), str(dump), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+def test_every_method_on_two_processes_matches_one(tmp_path):
+    """Every method under `accelerate launch` on 2 processes: the ranks agree after every checkpoint selection (the
+    best checkpoint is never the last), the cache keeps only the cached models, and the test results are those
+    of one process with the same global batch."""
+    from hf_mixtrain.data.assembly import METHODS
+
+    two, one = tmp_path / "two", tmp_path / "one"
+    launch_methods(two, procs=2, batch=2)
+    launch_methods(one, procs=1, batch=4)
+    for method in METHODS:
+        stages = sorted(p.name[: -len("_rank0.pt")] for p in (two / "params" / method).glob("*_rank0.pt"))
+        assert stages, method
+        for stage in stages:
+            p0, p1 = (torch.load(two / "params" / method / f"{stage}_rank{r}.pt") for r in (0, 1))
+            assert max_diff(p0, p1) == 0.0, (method, stage)
+        results = {n: json.loads((d / method / "test_results.json").read_text()) for n, d in (("two", two), ("one", one))}
+        assert results["two"] == pytest.approx(results["one"], abs=1e-6), method
+        if method in ("naive-mix", "gradient-mix"):  # selected on the source dev set: the first evaluation won
+            assert [p.name for p in (two / method).glob("checkpoint-*")] == ["checkpoint-1"], method
+    # The source model was trained once (by zero-shot, the first method), and nothing else was left in the cache.
+    assert [m for m in METHODS if (two / "params" / m / "source_rank1.pt").exists()] == ["zero-shot"]
+    (cached,) = os.listdir(two / "cache")
+    assert cached.startswith("xnli-en-seed3-") and (two / "cache" / cached / "source_training.json").exists()
+    assert not [p for p in (two / "cache" / cached).iterdir() if p.name.startswith("checkpoint-")]

@@ -11,8 +11,8 @@ from pathlib import Path
 from datasets import DatasetDict
 
 from .errors import DataError
-from .hub import hub_config, load_hub, resolve_source
-from .languages import check_task
+from .hub import hub_config, hub_languages, load_hub, resolve_source
+from .languages import check_hub_language, check_task
 from .local import TOKEN_FORMS, language_folder, load_local
 from .schema import harmonize_labels
 
@@ -29,6 +29,25 @@ class LanguageData(dict):
     def __init__(self, data: dict, sources: dict):
         super().__init__(data)
         self.sources = sources
+
+
+def check_languages(task: str, languages, *, data_dir=None, hub_dataset: str = None) -> None:
+    """Raise before anything is read if a language has no folder under ``data_dir`` and is not one the Hub
+    source has for ``task``; the message lists the valid codes (and the folders found). Reads no data."""
+    check_task(task)
+    source = resolve_source(task, hub_dataset)
+    valid = hub_languages(task, hub_dataset)
+    found = []
+    if data_dir is not None and Path(data_dir).is_dir():
+        found = sorted(p.name for p in Path(data_dir).iterdir() if p.is_dir())
+    for lang in languages:
+        if data_dir is not None and language_folder(data_dir, lang) is not None:
+            continue
+        try:
+            check_hub_language(task, lang, valid, source)
+        except DataError as err:
+            where = f" No folder {Path(data_dir) / lang} either (language folders there: {found})." if data_dir else ""
+            raise DataError(f"{err}{where}") from None
 
 
 def _load(task, lang, *, data_dir=None, hub_dataset=None, label_names=None, cache_dir=None, ud_token_form="words"):

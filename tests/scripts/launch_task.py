@@ -30,7 +30,9 @@ def main():
     writes = []
 
     def audit(event, args):
-        if event == "open" and isinstance(args[0], str) and args[1] and any(c in args[1] for c in "wax+"):
+        # builtins.open passes a mode; os.open (temporary files) passes flags instead.
+        writing = (args[1] and any(c in args[1] for c in "wax+")) or (args[1] is None and args[2] & (os.O_WRONLY | os.O_RDWR))
+        if event == "open" and isinstance(args[0], str) and writing:
             writes.append(os.path.abspath(args[0]))
 
     sys.addaudithook(audit)
