@@ -18,10 +18,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from data_fixtures import FakeHub, hub_table  # noqa: E402
 
+import hf_mixtrain.cli as cli  # noqa: E402
 import hf_mixtrain.data.hub as hub  # noqa: E402
 import hf_mixtrain.recipes as recipes  # noqa: E402
 import hf_mixtrain.source_cache as source_cache  # noqa: E402
-from hf_mixtrain.cli import train  # noqa: E402
 from hf_mixtrain.data.assembly import METHODS  # noqa: E402
 from hf_mixtrain.stages import TaskTrainer  # noqa: E402
 
@@ -40,6 +40,8 @@ def main():
         return metrics
 
     TaskTrainer.evaluate = falling_metric
+    # One process group serves all six runs: it is torn down after the last one, not after each.
+    end_distributed, cli.end_distributed = cli.end_distributed, lambda: None
     for method in METHODS:
         folder = os.path.join(dump, "params", method)
         os.makedirs(folder, exist_ok=True)
@@ -53,8 +55,9 @@ def main():
             return trainer
 
         recipes.train_stage = source_cache.train_stage = recorded_stage
-        train("xnli", argv + ["--method", method, "--output_dir", os.path.join(dump, method),
+        cli.train("xnli", argv + ["--method", method, "--output_dir", os.path.join(dump, method),
                               "--source_model_cache_dir", os.path.join(dump, "cache")])
+    end_distributed()
 
 
 if __name__ == "__main__":
