@@ -35,12 +35,23 @@ _USAGE = {
 tagger = pipeline("token-classification", model=MODEL_ID, aggregation_strategy="simple")
 # Text in any of the languages above; sub-words are merged back into entity spans.
 print(tagger("John Smith was born in New York."))''',
-    "pos": '''from transformers import pipeline
+    # One tag per word, read at the word's first sub-word as in training. (The pipeline's aggregation_strategy
+    # would merge adjacent words that share a tag, "New York" as one PROPN.)
+    "pos": '''import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-tagger = pipeline("token-classification", model=MODEL_ID)
-# One tag per sub-word token; the model was trained to tag the first sub-word of each word.
-for token in tagger("John Smith was born in New York."):
-    print(token["word"], token["entity"])''',
+tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
+model = AutoModelForTokenClassification.from_pretrained(MODEL_ID)
+words = "John Smith was born in New York .".split()  # words, in any of the languages above
+inputs = tokenizer(words, is_split_into_words=True, truncation=True, return_tensors="pt")
+with torch.no_grad():
+    predicted = model(**inputs).logits[0].argmax(-1).tolist()
+first = {}  # word index -> the prediction at its first sub-word
+for position, word in enumerate(inputs.word_ids()):
+    if word is not None and word not in first:
+        first[word] = predicted[position]
+for i, word in enumerate(words):
+    print(word, model.config.id2label[first[i]] if i in first else "(truncated)")''',
     # transformers 5 removed the question-answering pipeline: read the best span from the start/end logits.
     "qa": '''import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -111,6 +122,8 @@ class ModelCardInfo:
         task: "ner", "pos", "qa" or "xnli".
         base_model: the pretrained encoder's Hub id (e.g. "FacebookAI/xlm-roberta-large"). A local path is named in
             the text but left out of the metadata, where the Hub expects an id.
+        base_model_note: how the model trained derives from `base_model`, when it is not that model as is
+            (e.g. "4-bit-rounded, vocabulary pruned"); said in the text after its name.
         languages: ISO 639 codes of every language trained on. The source language is moved to the front.
         source_language: the high-resource language with the full training set.
         method: one of `hf_mixtrain.METHODS`.
@@ -135,6 +148,7 @@ class ModelCardInfo:
     task: str
     base_model: str
     languages: Sequence[str]
+    base_model_note: Optional[str] = None
     source_language: str = "en"
     method: str = "gradient-mix"
     k_shot: Optional[int] = None
@@ -274,13 +288,21 @@ def training_hyperparameters(args) -> dict[str, Any]:
     rows["seed"] = args.seed
     if isinstance(args, MixTrainingArguments) and args.gradient_surgery:
         rows["surgery_prob"] = args.surgery_prob
+        rows["surgery_source"] = args.surgery_source
         rows["surgery_scope"] = args.surgery_scope
         rows["surgery_every"] = args.surgery_every
         if world > 1:
             rows["surgery_sync"] = args.surgery_sync
-        rows["oracle_include_source"] = args.oracle_include_source
-        rows["oracle_batch_size"] = args.oracle_batch_size or "the whole K-shot set"
-        rows["oracle_source_batch_size"] = args.oracle_source_batch_size or "min(K, per_device_train_batch_size)"
+        if args.surgery_source == "oracle_pool":  # the split sources draw no oracle batch
+            rows["oracle_include_source"] = args.oracle_include_source
+            rows["oracle_batch_size"] = args.oracle_batch_size or "the whole K-shot set"
+            rows["oracle_source_batch_size"] = args.oracle_source_batch_size or "min(K, per_device_train_batch_size)"
+    if isinstance(args, MixTrainingArguments) and args.language_batches:
+        rows["language_batches"] = True
+        if args.language_batch_target_rows is not None:
+            rows["language_batch_target_rows"] = args.language_batch_target_rows
+        if args.language_temperature is not None:
+            rows["language_temperature"] = args.language_temperature
     return rows
 
 
@@ -433,6 +455,7 @@ def build_model_card(info: ModelCardInfo, training_args=None, template: Optional
         template_path=template or template_path(),
         model_name=model_name,
         base_model=info.base_model,
+        base_model_note=info.base_model_note,
         base_model_url=f"https://huggingface.co/{info.base_model}" if base_is_hub_id else None,
         task_name=task.name,
         pipeline_tag=task.pipeline_tag,

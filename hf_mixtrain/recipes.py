@@ -28,6 +28,7 @@ from .arguments import DataArguments, MethodArguments, MixTrainingArguments, Mod
 from .data.hub import hub_config, resolve_source
 from .experiment import Experiment, prepare
 from .modelcard import ModelCardInfo, training_command
+from .offline.build import model_origin
 from .presets import default_selection
 from .results import flatten, format_results, write_results
 from .source_cache import source_model
@@ -215,9 +216,11 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
         source = resolve_source(exp.task.name, data_args.hub_dataset)
         datasets = [source]
         configs = {lang: hub_config(exp.task.name, source, lang) for lang in trained_on}
+    base_model, note = base_model_of(model_args.model_name_or_path)
     return ModelCardInfo(
         task=exp.task.name,
-        base_model=model_args.model_name_or_path,
+        base_model=base_model,
+        base_model_note=note,
         languages=trained_on,
         source_language=exp.mixed.source,
         method=method,
@@ -228,3 +231,14 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
         command=command,
         hyperparameters={"max_seq_length": data_args.max_seq_length, "shot_unit": exp.mixed.unit, "selection": selection},
     )
+
+
+def base_model_of(name_or_path: str) -> tuple[str, Optional[str]]:
+    """How a card names the encoder a run started from: a Hub id as is; an offline-built encoder by the Hub model
+    it derives from, and how; any other local checkpoint by its folder name, never the path on this machine."""
+    origin = model_origin(name_or_path) if os.path.isdir(name_or_path) else None
+    if origin:
+        return origin
+    if os.path.isdir(name_or_path):
+        return os.path.basename(os.path.normpath(name_or_path)), "a local checkpoint"
+    return name_or_path, None

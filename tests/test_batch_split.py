@@ -268,7 +268,7 @@ def test_a_part_without_labelled_positions_gives_the_plain_step(tmp_path):
 
 
 def test_oracle_passes_fork_the_random_stream_of_any_accelerator():
-    from hf_mixtrain.trainer import rng_fork_devices
+    from hf_mixtrain.sources import rng_fork_devices
 
     assert rng_fork_devices(torch.device("cpu")) == {"devices": []}
     for kind in ("cuda", "xpu", "mps"):

