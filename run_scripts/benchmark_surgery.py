@@ -41,7 +41,7 @@ from transformers import BertConfig, BertForTokenClassification, Trainer, Traini
 from transformers import default_data_collator as collate  # noqa: E402
 from transformers.trainer_callback import PrinterCallback  # noqa: E402
 
-import hf_mixtrain.trainer as trainer_module  # noqa: E402
+import hf_mixtrain.sources as sources_module  # noqa: E402
 from hf_mixtrain import GradientMixTrainer, MixTrainingArguments, project_conflicting  # noqa: E402
 
 try:
@@ -147,7 +147,8 @@ def step_trainer(model, args, out_dir, method, pools=None, **kw):
     """A GradientMixTrainer whose training_step the benchmark calls directly, as the training loop would."""
     sizes = dict(oracle_batch_size=args.oracle_batch_size, oracle_source_batch_size=args.oracle_batch_size)
     language_ids = {lang: i for i, lang in enumerate(LANGS)}
-    trainer = GradientMixTrainer(model=model, args=trainer_args(args, out_dir, method=method, **sizes, **kw),
+    surgery = method == "gradient-mix"
+    trainer = GradientMixTrainer(model=model, args=trainer_args(args, out_dir, gradient_surgery=surgery, **sizes, **kw),
                                  oracle_datasets=pools, language_ids=language_ids)
     trainer.current_gradient_accumulation_steps = 1  # set by the training loop before every window
     return trainer
@@ -351,7 +352,7 @@ def measure_steps(args, model, trainers, pools, batches, oracle, sync, meter):
     surgeon = trainers[args.pools[-1]]
     collator = surgeon.data_collator
     surgeon.data_collator = clocked(collator, "oracle collation")
-    trainer_module.project_conflicting = clocked(project_conflicting, "project_conflicting")
+    sources_module.project_conflicting = clocked(project_conflicting, "project_conflicting")
     times = out["times"] = {name: [] for name in steps}
     try:
         for r in range(args.repeats):
@@ -365,7 +366,7 @@ def measure_steps(args, model, trainers, pools, batches, oracle, sync, meter):
                 sync()
                 times[name].append(time.perf_counter() - t0)
     finally:
-        trainer_module.project_conflicting, surgeon.data_collator = project_conflicting, collator
+        sources_module.project_conflicting, surgeon.data_collator = project_conflicting, collator
     model.zero_grad(set_to_none=True)
     out["splits"] = {k: statistics.median(v) for k, v in splits.items()}
     out["events"] = surgeon.surgery_history
@@ -383,7 +384,7 @@ def measure_throughput(args, model, train_set, out_dir, sync):
         STOCK: Trainer(model=copy.deepcopy(model), args=trainer_args(args, out_dir, TrainingArguments, **common),
                        train_dataset=train_set),
         OURS: GradientMixTrainer(model=copy.deepcopy(model), train_dataset=train_set,
-                                 args=trainer_args(args, out_dir, method="naive-mix", **common)),
+                                 args=trainer_args(args, out_dir, gradient_surgery=False, **common)),
     }
     for trainer in trainers.values():
         trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
