@@ -30,9 +30,11 @@ def main():
     writes = []
 
     def audit(event, args):
+        if event != "open" or not isinstance(args[0], str):
+            return
         # builtins.open passes a mode; os.open (temporary files) passes flags instead.
-        writing = (args[1] and any(c in args[1] for c in "wax+")) or (args[1] is None and args[2] & (os.O_WRONLY | os.O_RDWR))
-        if event == "open" and isinstance(args[0], str) and writing:
+        mode, flags = args[1], args[2]
+        if (mode and any(c in mode for c in "wax+")) or (mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)):
             writes.append(os.path.abspath(args[0]))
 
     sys.addaudithook(audit)
