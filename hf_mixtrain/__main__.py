@@ -39,12 +39,15 @@ def _list(cast):
 
 
 def benchmark_task(name: str) -> str:
-    """The task of a benchmark preset."""
+    """The task of a benchmark preset: from the registry, else a name ending in a task (a preset of your own)."""
     from .presets import BENCHMARK_SETTINGS
 
-    if name not in BENCHMARK_SETTINGS:
-        raise ValueError(f"Unknown benchmark {name!r}; choose one of {', '.join(BENCHMARK_SETTINGS)}.")
-    return BENCHMARK_SETTINGS[name][0]
+    if name in BENCHMARK_SETTINGS:
+        return BENCHMARK_SETTINGS[name][0]
+    suffix = name.rsplit("-", 1)[-1]
+    if suffix in TASK_NAMES:
+        return suffix
+    raise ValueError(f"Cannot tell the task of benchmark {name!r}: pass --task ({', '.join(TASK_NAMES)}).")
 
 
 def sweep_parser(prog: str = "hf-mixtrain sweep") -> argparse.ArgumentParser:
@@ -68,23 +71,24 @@ def sweep_parser(prog: str = "hf-mixtrain sweep") -> argparse.ArgumentParser:
 
 
 def sweep(argv: list, prog: str = "hf-mixtrain sweep"):
+    """Parse the sweep's arguments and run it; bad arguments raise `UsageError` before any run starts."""
     from .analysis.store import is_complete
+    from .cli import UsageError
     from .sweep import check_script_args, check_settings, plan_runs, run_argv, run_sweep
 
-    parser = sweep_parser(prog)
-    args, script_args = parser.parse_known_args(argv)
+    args, script_args = sweep_parser(prog).parse_known_args(argv)
     if script_args[:1] == ["--"]:
         script_args = script_args[1:]
     try:
         task = args.task or (benchmark_task(args.benchmark) if args.benchmark else None)
         if task is None:
-            parser.error("give --task (ner, pos, qa, xnli) or a --benchmark.")
+            raise ValueError("give --task (ner, pos, qa, xnli) or a --benchmark.")
         check_script_args(script_args)
         if args.benchmark:
             script_args = ["--benchmark", args.benchmark] + script_args
         plan = plan_runs(args.methods, args.k_shots, args.seeds)
     except ValueError as err:
-        parser.error(str(err))
+        raise UsageError(str(err)) from None
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     if args.dry_run:
         # A dry run refuses what the sweep would refuse, so "to run" means it would run.
@@ -126,8 +130,9 @@ def main(argv=None):
 
         return exit_on_error(lambda: train(rest[0], rest[1:]), f"hf-mixtrain train {rest[0]}")
     if command == "sweep":
-        sweep(rest)
-        return 0
+        from .cli import exit_on_error
+
+        return exit_on_error(lambda: sweep(rest), "hf-mixtrain sweep")
     if command == "offline":
         from .offline.__main__ import main as offline_main
 

@@ -11,12 +11,15 @@ Run with --help for the sweep's arguments; see hf_mixtrain.sweep for how runs ar
 
 import sys
 
-from hf_mixtrain.__main__ import sweep
+from hf_mixtrain.__main__ import benchmark_task, sweep  # noqa: F401 (benchmark_task: the shim's API as before)
+from hf_mixtrain.cli import exit_on_error
+
+PROG = "run_scripts/run_experiments.py"
 
 
 def main(argv=None):
-    return sweep(sys.argv[1:] if argv is None else list(argv), prog="run_scripts/run_experiments.py")
+    return sweep(sys.argv[1:] if argv is None else list(argv), prog=PROG)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_on_error(main, PROG))
