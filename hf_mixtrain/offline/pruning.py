@@ -47,6 +47,25 @@ def used_piece_ids(tokenizer, texts: Iterable[str | Sequence[str]]) -> set[int]:
     return used
 
 
+def coverage(tokenizer, texts: list, max_pieces: int = 126) -> dict:
+    """How a tokenizer covers ``texts``: pieces, ``<unk>`` pieces and their share, and texts longer than ``max_pieces``.
+
+    ``max_pieces`` defaults to what a 128-token window holds besides ``<s>`` and ``</s>``: longer texts get cut.
+    """
+    encodings = _encode_batch(tokenizer, texts)
+    lengths = [len(enc.ids) for enc in encodings]
+    pieces = sum(lengths)
+    unk = sum(enc.ids.count(tokenizer.unk_token_id) for enc in encodings)
+    return {
+        "texts": len(texts),
+        "pieces": pieces,
+        "max_pieces": max(lengths, default=0),
+        "unk_pieces": unk,
+        "unk_share": unk / pieces if pieces else 0.0,
+        f"texts_over_{max_pieces}_pieces": sum(n > max_pieces for n in lengths),
+    }
+
+
 def pruned_tokenizer_json(tokenizer_json: dict, keep: list[int]) -> dict:
     """A copy of a Unigram ``tokenizer.json`` with only the pieces ``keep`` (sorted old ids), ids renumbered."""
     model = tokenizer_json["model"]
