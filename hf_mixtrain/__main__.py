@@ -40,10 +40,10 @@ def _list(cast):
 
 def benchmark_task(name: str) -> str:
     """The task of a benchmark preset: from the registry, else a name ending in a task (a preset of your own)."""
-    from .presets import BENCHMARK_SETTINGS
+    from .offline import BENCHMARKS
 
-    if name in BENCHMARK_SETTINGS:
-        return BENCHMARK_SETTINGS[name][0]
+    if name in BENCHMARKS:
+        return BENCHMARKS[name]["task"]
     suffix = name.rsplit("-", 1)[-1]
     if suffix in TASK_NAMES:
         return suffix

@@ -50,6 +50,14 @@ def test_read_conll_one_column_line_names_file_and_line(tmp_path):
         read_conll(path)
 
 
+def test_read_conll_keeps_a_space_token_between_tabs_and_refuses_an_empty_column(tmp_path):
+    # Japanese corpora tag the ideographic space (U+3000) as a token: it must not be stripped into the next column.
+    path = write(tmp_path / "train.conll", "\u3000\tZSPACE\tO\n東京\tNOUN\tB-LOC\n\n")
+    assert [(s["tokens"], s["tags"]) for s in read_conll(path)] == [(["\u3000", "東京"], ["O", "B-LOC"])]
+    with pytest.raises(DataError, match=r"train\.conll:1: an empty tag column"):
+        read_conll(write(tmp_path / "train.conll", "Paris\t\n"))
+
+
 # A hand-written UD sentence: "vámonos" is a multiword token (range 1-2 over "vamos" + "nos"), 3.1 an empty node.
 CONLLU = """# sent_id = 1
 # text = vámonos al mar

@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from hf_mixtrain.data.local import read_conll
 from hf_mixtrain.offline import corpora
 from hf_mixtrain.offline.tagsets import PAROLE, PTB, STTS, UNIVERSAL_TAGS, WACKY, WOTAN_RULES, to_universal
 
@@ -185,7 +186,8 @@ def test_ner_mapping_keeps_per_org_loc_and_repairs_iob2(tmp_path):
     f.write_text("John\tB-person\nlives\tO\nin\tO\nNew\tB-geo-loc\nYork\tI-geo-loc\n\n"
                  "Star\tB-movie\nWars\tI-movie\nat\tO\nIBM\tI-company\n", encoding="utf-8")
     dropped, repaired = Counter(), Counter()
-    out = corpora.map_entities(corpora.read_conll(f), corpora.WNUT_TYPES, dropped, repaired)
+    sentences = [(s["tokens"], s["tags"]) for s in read_conll(f)]  # the data layer's reader serves the builder too
+    out = corpora.map_entities(sentences, corpora.WNUT_TYPES, dropped, repaired)
     assert out == [
         (["John", "lives", "in", "New", "York"], ["B-PER", "O", "O", "B-LOC", "I-LOC"]),
         (["Star", "Wars", "at", "IBM"], ["O", "O", "O", "B-ORG"]),

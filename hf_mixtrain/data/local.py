@@ -61,10 +61,11 @@ def read_conll(path) -> list:
     """
     sentences, current, docstarts, number = [], {"tokens": [], "tags": [], "lines": []}, 0, 0
     for number, raw in _numbered_lines(path):
-        line = raw.strip()
-        cols = line.split("\t") if "\t" in line else line.split()
-        if not line or cols[0] == "-DOCSTART-":
-            docstarts += bool(line)
+        line = raw.rstrip("\r\n")
+        # With tabs, a column is what lies between them: a token may itself be a space (U+3000 in Japanese corpora).
+        cols = [c.strip(" ") for c in line.split("\t")] if "\t" in line else line.split()
+        if not line.strip() or cols[0] == "-DOCSTART-":
+            docstarts += bool(line.strip())
             if current["tokens"]:
                 sentences.append(current)
                 current = {"tokens": [], "tags": [], "lines": []}
@@ -74,8 +75,10 @@ def read_conll(path) -> list:
                 f"{path}:{number}: one column ({line!r}); CoNLL/IOB lines need a token and a tag separated by "
                 f"a tab or spaces (tag in the last column), and sentences are separated by blank lines"
             )
-        current["tokens"].append(cols[0].strip())
-        current["tags"].append(cols[-1].strip())
+        if not cols[0] or not cols[-1]:
+            raise DataError(f"{path}:{number}: an empty {'token' if not cols[0] else 'tag'} column ({line!r})")
+        current["tokens"].append(cols[0])
+        current["tags"].append(cols[-1])
         current["lines"].append(number)
     if current["tokens"]:
         sentences.append(current)

@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from ..data.local import read_conll
 from .tagsets import TAG_MAPPING_VERSION, UNIVERSAL_TAGS, to_universal
 
 logger = logging.getLogger(__name__)
@@ -262,27 +263,6 @@ def polarity_benchmark(corpora_dir: str | Path, seed: int = 42):
     return data, metadata
 
 
-def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
-    """Blank-line separated sentences, one token per line, the token first and the IOB2 tag last (tab-separated)."""
-    sentences, words, tags = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                if words:
-                    sentences.append((words, tags))
-                    words, tags = [], []
-                continue
-            cols = line.split("\t")
-            if len(cols) < 2 or not cols[0] or not cols[-1]:
-                raise ValueError(f"{path}:{lineno}: expected 'token<TAB>...<TAB>TAG', got {line!r}")
-            words.append(cols[0])
-            tags.append(cols[-1])
-    if words:
-        sentences.append((words, tags))
-    return sentences
-
-
 def map_entities(sentences, types: dict[str, str], dropped: Counter, repaired: Counter):
     """Rename entity types (others -> O, counted in ``dropped``); an I- that starts an entity becomes B-."""
     out = []
@@ -322,7 +302,7 @@ def ner_benchmark(english_file: str | Path, japanese_file: str | Path, seed: int
     data, meta_langs = {}, {}
     for lang, (path, types, description) in sources.items():
         dropped, repaired = Counter(), Counter()
-        sentences = map_entities(read_conll(path), types, dropped, repaired)
+        sentences = map_entities([(s["tokens"], s["tags"]) for s in read_conll(path)], types, dropped, repaired)
         logger.info("NER %s: entity tags of other types set to O: %s", lang, dict(dropped))
         if repaired:
             logger.warning("NER %s: I- tags that began an entity turned into B-: %s", lang, dict(repaired))
