@@ -182,3 +182,45 @@ def test_readme_local_file_examples(task, tiny_model_dir, tmp_path):
     args = argv(task, "gradient-mix", tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra)
     results = script(task).main(args)
     assert set(results) >= {f"test_en_{METRIC[task]}", f"test_de_{METRIC[task]}", f"test_avg_{METRIC[task]}"}
+
+
+@pytest.mark.parametrize("method", ["gradient-mix", "ord-fs"])
+def test_the_shim_and_the_entry_point_give_the_same_results(method, tiny_model_dir, tmp_path, monkeypatch):
+    from hf_mixtrain.__main__ import main as entry_point
+
+    install_fake_hub(monkeypatch)
+    shim = script("pos").main(argv("pos", method, tiny_model_dir, tmp_path / "shim", tmp_path / "cache-a"))
+    assert entry_point(["train", "pos", *argv("pos", method, tiny_model_dir, tmp_path / "cli", tmp_path / "cache-b")]) == 0
+    with open(tmp_path / "cli" / "test_results.json") as f:
+        assert json.load(f) == shim
+    runs = {name: json.loads((tmp_path / name / "run.json").read_text()) for name in ("shim", "cli")}
+    assert runs["shim"]["command"].startswith("python run_scripts/run_pos.py ")
+    assert runs["cli"]["command"].startswith("python -m hf_mixtrain train pos ")
+
+
+def test_bad_arguments_exit_2_before_anything_loads_and_project_errors_exit_1(tiny_model_dir, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cases = ((["--target_languages", "xx"], "--target_languages", "valid codes: af ar bg de en"),
+             (["--k_shot", "-1"], "--k_shot -1", "must be >= 1"))
+    for args, flag, names in cases:
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, "run_scripts", "run_pos.py"), *args],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith(f"run_scripts/run_pos.py: error: {flag}") and names in proc.stderr
+        assert "Traceback" not in proc.stderr
+    # A project error found later (here: more shots than a language has) is one error line and exit status 1.
+    from hf_mixtrain.__main__ import main as entry_point
+
+    data = tmp_path / "data"
+    for lang in ("en", "de"):
+        (data / lang).mkdir(parents=True)
+        (data / lang / "train.conll").write_text("a\tNOUN\n\nb\tVERB\n\n")
+        (data / lang / "test.conll").write_text("a\tNOUN\n\n")
+    code = entry_point(["train", "pos", "--model_name_or_path", tiny_model_dir, "--data_dir", str(data),
+                        "--target_languages", "de", "--k_shot", "5", "--use_cpu", "true", "--output_dir", str(tmp_path / "o")])
+    assert code == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]  # not the progress bars
+    assert len(lines) == 1 and lines[0].startswith("hf-mixtrain train pos: error: ") and "has only 2" in lines[0]
