@@ -135,7 +135,8 @@ class ModelCardInfo:
         datasets: Hub ids of the datasets trained on (metadata `datasets`).
         eval_dataset: the Hub id of the test sets behind `results`; default: the first of `datasets`.
         dataset_configs: the `load_dataset` config name of each language's test set, e.g. `{"de": "PAN-X.de"}`;
-            default: the language code (as in `unimelb-nlp/wikiann` and `facebook/xnli`).
+            default: the language code (as in `unimelb-nlp/wikiann` and `facebook/xnli`); None: the language's data
+            are not on the Hub (local files), so its results stay in the text, out of the model-index.
         command: the exact training command line (see `training_command()`).
         license: the model's license identifier (e.g. "mit"); None leaves it out.
         model_name: the name in the card title and the model-index; default `<base>-<task>-<method>`.
@@ -156,7 +157,7 @@ class ModelCardInfo:
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     datasets: Sequence[str] = ()
     eval_dataset: Optional[str] = None
-    dataset_configs: dict[str, str] = field(default_factory=dict)
+    dataset_configs: dict[str, Optional[str]] = field(default_factory=dict)
     command: Optional[str] = None
     license: Optional[str] = None
     model_name: Optional[str] = None
@@ -347,11 +348,14 @@ def labels_from_config(config) -> Optional[list[str]]:
 
 
 def eval_results(info: ModelCardInfo) -> list[EvalResult]:
-    """One model-index entry per (language, metric) of `info.results`, on the language's test split."""
+    """One model-index entry per (language, metric) of `info.results`, on the language's test split; none for a
+    language whose config is None (its test set is not on the Hub)."""
     task = CARD_TASKS[info.task]
     dataset = info.eval_dataset or (info.datasets[0] if info.datasets else None)
     out = []
     for lang, metrics in info.results.items():
+        if lang in info.dataset_configs and info.dataset_configs[lang] is None:
+            continue
         for metric, value in metrics.items():
             out.append(
                 EvalResult(

@@ -25,7 +25,6 @@ from typing import Callable, Optional
 from datasets import concatenate_datasets
 
 from .arguments import DataArguments, MethodArguments, MixTrainingArguments, ModelArguments
-from .data.hub import hub_config, resolve_source
 from .experiment import Experiment, prepare
 from .modelcard import ModelCardInfo, training_command
 from .offline.build import model_origin
@@ -177,10 +176,7 @@ def run_method(
     results = flatten(scores, exp.mixed.targets)
 
     if method in ONE_MODEL:
-        configs = dict(card.dataset_configs)
-        if card.datasets:
-            configs.update({lang: hub_config(task_name, card.datasets[0], lang) for lang in scores})
-        trainer.card_info = dataclasses.replace(card, results=scores, dataset_configs=configs)
+        trainer.card_info = dataclasses.replace(card, results=scores)
     run = {
         "task": exp.task.name,
         "method": method,
@@ -194,6 +190,7 @@ def run_method(
         "benchmark": data_args.benchmark,
         "command": command,
         "average_excludes_source": True,
+        "data_sources": exp.mixed.sources,
         "tokenizer_coverage": {lang: dataclasses.asdict(c) for lang, c in exp.coverage.items()},
     }
     if trainer.is_world_process_zero():
@@ -211,11 +208,10 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
     """What the model card says about this run; its results are filled in after testing."""
     method = method_args.method
     trained_on = [exp.mixed.source] if method == "zero-shot" else exp.mixed.languages
-    datasets, configs = [], {}
-    if data_args.data_dir is None:
-        source = resolve_source(exp.task.name, data_args.hub_dataset)
-        datasets = [source]
-        configs = {lang: hub_config(exp.task.name, source, lang) for lang in trained_on}
+    # The card lists the Hub datasets the languages came from; a language read from local files has no Hub config.
+    hub = {lang: src for lang, src in exp.mixed.sources.items() if src.get("source") == "hub"}
+    datasets = list(dict.fromkeys(src["dataset"] for src in hub.values()))
+    configs = {lang: src["config"] if lang in hub else None for lang, src in exp.mixed.sources.items()}
     base_model, note = base_model_of(model_args.model_name_or_path)
     return ModelCardInfo(
         task=exp.task.name,

@@ -224,3 +224,26 @@ def test_bad_arguments_exit_2_before_anything_loads_and_project_errors_exit_1(ti
     assert code == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]  # not the progress bars
     assert len(lines) == 1 and lines[0].startswith("hf-mixtrain train pos: error: ") and "has only 2" in lines[0]
+
+
+def test_a_run_mixing_hub_and_local_languages_records_each_source(tiny_model_dir, tmp_path, monkeypatch):
+    # en and sw from the (fake) Hub, de from a local folder: run.json says so, and the card names the Hub configs only.
+    from huggingface_hub import ModelCard
+
+    install_fake_hub(monkeypatch)
+    de = tmp_path / "data" / "de"
+    de.mkdir(parents=True)
+    sentence = "Anna\tB-PER\nwohnt\tO\nin\tO\nBerlin\tB-LOC\n\n"
+    (de / "train.conll").write_text(sentence * 3)
+    (de / "test.conll").write_text(sentence)
+    out = tmp_path / "out"
+    script("ner").main(argv("ner", "naive-mix", tiny_model_dir, out, tmp_path / "cache", data_dir=str(tmp_path / "data"),
+                            selection="last"))
+    sources = json.loads((out / "run.json").read_text())["data_sources"]
+    assert sources["de"] == {"source": "local", "path": str(de)}
+    assert sources["en"] == {"source": "hub", "dataset": "unimelb-nlp/wikiann", "config": "en"}
+    assert sources["sw"]["source"] == "hub"
+    card = ModelCard((out / "README.md").read_text())
+    assert card.data.datasets == ["unimelb-nlp/wikiann"]
+    configs = {r.dataset_config for r in card.data.eval_results}
+    assert configs == {"en", "sw"}  # de was read from a local folder: no Hub config to name
