@@ -17,8 +17,7 @@ import logging
 import sys
 
 from .data.assembly import METHODS
-
-TASK_NAMES = ("ner", "pos", "qa", "xnli")
+from .data.languages import TASKS as TASK_NAMES
 COMMANDS = ("train", "sweep", "report", "dynamics", "similarity", "offline")
 SWEEP_EPILOG = """Every argument the sweep does not know goes to each run of `hf-mixtrain train <task>` (model, data,
 languages, training settings); the sweep sets --method, --k_shot, --seed and --output_dir itself. Runs live in

@@ -9,11 +9,19 @@ import os
 import tempfile
 
 
+def _readable(tmp: str) -> None:
+    # mkstemp creates files readable by their owner only; give the result the permissions open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+
+
 def write_text(path: str, text: str) -> str:
     """Write `text` to `path` atomically: a temporary file in the same folder, then `os.replace`."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    _readable(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -60,6 +68,7 @@ def save_figure(fig, path: str) -> str:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
     os.close(fd)
+    _readable(tmp)
     try:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
         os.replace(tmp, path)

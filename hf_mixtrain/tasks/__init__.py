@@ -5,14 +5,15 @@
     scores = task.evaluate(trainer, test_examples, metric_key_prefix="test_de")   # {"test_de_f1": ..., ...}
 """
 
+from ..data.languages import TASKS
 from .base import Task
 from .classification import XnliTask
 from .metrics import accuracy, entity_scores, normalize_answer, squad_exact_match, squad_f1, squad_scores, token_accuracy
 from .qa import QuestionAnsweringTask, postprocess_qa_predictions
 from .token_classification import NerTask, PosTask
 
-_TASK_CLASSES = {"ner": NerTask, "pos": PosTask, "qa": QuestionAnsweringTask, "xnli": XnliTask}
-TASKS = tuple(_TASK_CLASSES)
+# One class per task of data.languages.TASKS, the one list of task names.
+_TASK_CLASSES = dict(zip(TASKS, (NerTask, PosTask, QuestionAnsweringTask, XnliTask)))
 
 
 def get_task(name: str) -> Task:
