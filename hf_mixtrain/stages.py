@@ -90,7 +90,8 @@ def adapt_args(args: MixTrainingArguments, method_args: MethodArguments, output_
                rows: int) -> MixTrainingArguments:
     """The arguments of a target-adapting stage (ord-fs, ord-fs-dev, mix-ft): plain fine-tuning on `rows` shots."""
     batch = method_args.adapt_batch_size or args.per_device_train_batch_size
-    per_epoch = max(1, math.ceil(rows / (batch * args.gradient_accumulation_steps)))
+    # Optimizer steps per epoch over the shots: every process takes `batch` rows per micro-batch.
+    per_epoch = max(1, math.ceil(rows / (batch * args.gradient_accumulation_steps * args.world_size)))
     kwargs = dict(
         gradient_surgery=False,
         language_batches=False,  # the shots hold no source rows to pair with

@@ -152,6 +152,8 @@ def test_every_method_on_two_processes_matches_one(tmp_path):
         for stage in stages:
             p0, p1 = (torch.load(two / "params" / method / f"{stage}_rank{r}.pt") for r in (0, 1))
             assert max_diff(p0, p1) == 0.0, (method, stage)
+            single = torch.load(one / "params" / method / f"{stage}_rank0.pt")
+            assert max_diff(p0, single) < 1e-5, (method, stage)  # the same model as one process, up to summation order
         results = {n: json.loads((d / method / "test_results.json").read_text()) for n, d in (("two", two), ("one", one))}
         assert results["two"] == pytest.approx(results["one"], abs=1e-6), method
         if method in ("naive-mix", "gradient-mix"):  # selected on the source dev set: the first evaluation won

@@ -15,6 +15,7 @@ from datasets import concatenate_datasets  # noqa: E402
 from helpers import synthetic_token_data, tiny_token_model  # noqa: E402
 
 from hf_mixtrain import GradientMixTrainer, MixTrainingArguments  # noqa: E402
+from hf_mixtrain.cli import end_distributed  # noqa: E402
 
 
 def main():
@@ -61,6 +62,8 @@ def main():
     torch.save({n: p.detach() for n, p in model.named_parameters()}, os.path.join(a.out, f"params_rank{rank}.pt"))
     with open(os.path.join(a.out, f"history_rank{rank}.json"), "w") as f:
         json.dump({"world_size": args.world_size, "history": trainer.surgery_history}, f)
+    # A gloo group left to interpreter exit can abort a rank ("terminate called without an active exception").
+    end_distributed()
 
 
 if __name__ == "__main__":
