@@ -102,7 +102,10 @@ def parse_script_args(task: str, argv=None, presets=None):
     if benchmark:
         if presets is None:
             presets = benchmark_settings
-        values.update(presets(benchmark, task))
+        try:
+            values.update(presets(benchmark, task))
+        except ValueError as err:  # an unknown benchmark, or one of another task
+            raise UsageError(f"--benchmark {benchmark}: {err}") from None
     values.update(given)
     values.setdefault(
         "output_dir",

@@ -86,7 +86,15 @@ def prepare(task_name: str, method: str, model_args: ModelArguments, data_args: 
         if mixed.target_dev
         else mixed.target_dev,
     )
-    texts = {lang: texts_of(data[lang]) for lang in mixed.languages}
+    # The text this run reads: every language's test split, the source train and dev sets, the shots (QA windows: the
+    # train pool they are drawn from) and the targets' dev sets.
+    used = {lang: [mixed.test[lang]] for lang in mixed.languages}
+    used[mixed.source] += [ds for ds in (mixed.source_train, mixed.source_dev) if ds is not None]
+    for lang, ds in mixed.shots.items():
+        used[lang].append(data[lang]["train"] if windows else ds)
+    for lang, ds in (mixed.target_dev or {}).items():
+        used[lang].append(ds)
+    texts = {lang: texts_of(parts) for lang, parts in used.items()}
     # An offline preset's vocabulary-pruned encoder only where it tokenises this text exactly (a language added to
     # the preset would lose pieces, or become <unk>); otherwise the full encoder it derives from, logged.
     model_name = covering_model(model_args.model_name_or_path, texts)

@@ -160,6 +160,7 @@ def run_method(
     """
     command = command or training_command()
     method = method_args.method
+    args = dataclasses.replace(args, gradient_surgery=method == "gradient-mix")  # a copy: only gradient-mix does surgery
     if args.push_to_hub and method not in ONE_MODEL:
         raise ValueError(f"{method} trains one model per target language; --push_to_hub is for one-model methods.")
     selection = method_args.selection or default_selection(task_name, method)

@@ -94,6 +94,7 @@ def source_model(exp: Experiment, model_args: ModelArguments, data_args: DataArg
     stage = stage_args(
         args, work, selection, exp.task.metric_key, gradient_surgery=False, language_batches=False,
         resume_from_checkpoint=None, save_strategy="no" if selection == "last" else "best",
+        push_to_hub=False,  # a cached intermediate: never a repository of its own, nor the run's
     )
     trainer = train_stage(
         exp,

@@ -44,8 +44,9 @@ class TaskTrainer(GradientMixTrainer):
 
 
 def load_model(exp: Experiment, model_args: ModelArguments, path: Optional[str] = None):
-    """The task model from the pretrained encoder (or from a stage's checkpoint at `path`), labels in its config."""
-    name = path or model_args.model_name_or_path
+    """The task model from the run's encoder (the one `prepare` chose, whose tokenizer it loaded) or from a stage's
+    checkpoint at `path`, labels in its config."""
+    name = path or exp.model_name_or_path
     set_seed(exp.seed)  # a fresh task head is initialised from the global RNG: the same head for every stage
     labels = exp.mixed.label_names
     kwargs = {}
@@ -167,7 +168,8 @@ def evaluation_trainer(exp: Experiment, model, args: MixTrainingArguments) -> Ta
     eval_dataset) or surgery (it would ask for oracle pools)."""
     return TaskTrainer(
         model=model,
-        args=dataclasses.replace(args, gradient_surgery=False, eval_strategy="no", load_best_model_at_end=False),
+        args=dataclasses.replace(args, gradient_surgery=False, language_batches=False, eval_strategy="no",
+                                 load_best_model_at_end=False),
         task=exp.task,
         processing_class=exp.tokenizer,
         data_collator=exp.task.data_collator(exp.tokenizer),

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 SETTINGS_NAME = "sweep.json"
 LOG_NAME = "run.log"
 # The sweep sets these per run; given among the script arguments they would silently override the plan.
-RESERVED = ("--method", "--k_shot", "--seed", "--output_dir")
+RESERVED = ("--method", "--k_shot", "--seed", "--output_dir", "--gradient_surgery")  # the last follows --method
 # Run first per seed: they share the seed's cached source model, which the first of them trains.
 SOURCE_MODEL_METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft")
 
@@ -219,11 +219,15 @@ def run_command(task: str, script: Optional[str], argv: list, launcher: Optional
 
 
 def _run_subprocess(command: list, folder: str, lock: _Lock) -> int:
+    env = dict(os.environ)
+    # The child imports the same hf_mixtrain as this process (installed, or a checkout run in place).
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     with open(os.path.join(folder, LOG_NAME), "w", encoding="utf-8") as log:
         log.write("$ " + shlex.join(command) + "\n")
         log.flush()
         child = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT,
+            command, stdout=log, stderr=subprocess.STDOUT, env=env,
             pass_fds=(lock.fd,) if lock.fd is not None else (),  # the child holds the run's lock too
             preexec_fn=_die_with_parent(os.getpid()) if os.name == "posix" else None,
         )

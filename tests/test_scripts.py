@@ -247,3 +247,12 @@ def test_a_run_mixing_hub_and_local_languages_records_each_source(tiny_model_dir
     assert card.data.datasets == ["unimelb-nlp/wikiann"]
     configs = {r.dataset_config for r in card.data.eval_results}
     assert configs == {"en", "sw"}  # de was read from a local folder: no Hub config to name
+
+
+@pytest.mark.parametrize("method", ["zero-shot", "ord-fs", "mix-ft", "naive-mix"])
+def test_language_batches_given_to_every_method_of_a_sweep(method, tiny_model_dir, tmp_path, monkeypatch):
+    # A sweep passes --language_batches true to every method; the single-language stages must not use them.
+    install_fake_hub(monkeypatch)
+    results = script("ner").main(argv("ner", method, tiny_model_dir, tmp_path / "out", tmp_path / "cache",
+                                      language_batches=True))
+    assert {"test_en_f1", "test_de_f1", "test_sw_f1"} <= set(results)
