@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 import torch
@@ -16,8 +15,6 @@ from .card_hooks import ModelCardMixin
 from .history import read_history, summarize_surgery, write_history
 from .samplers import LanguageBatchSampler, language_batch_loader
 from .sources import SurgerySourcesMixin
-
-logger = logging.getLogger(__name__)
 
 
 class GradientMixTrainer(SurgerySourcesMixin, ModelCardMixin, Trainer):

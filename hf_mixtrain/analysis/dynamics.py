@@ -28,8 +28,8 @@ from typing import Optional
 import numpy as np
 
 from ..files import pyplot, save_figure, write_csv
+from ..history import SURGERY_HISTORY_NAME
 
-HISTORY_NAME = "surgery_history.jsonl"
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)(?:\.|$)")
 _HEAD = ("classifier", "qa_outputs", "score", "lm_head", "head")
 
@@ -37,7 +37,7 @@ _HEAD = ("classifier", "qa_outputs", "score", "lm_head", "head")
 def load_history(path: str) -> list[dict]:
     """The surgery events of a history file, or of `<run_dir>/surgery_history.jsonl`, in the order they happened."""
     if os.path.isdir(path):
-        path = os.path.join(path, HISTORY_NAME)
+        path = os.path.join(path, SURGERY_HISTORY_NAME)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"No surgery history at {path}: only gradient-mix runs write one (into their output_dir, with the model)."
@@ -228,7 +228,7 @@ def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, d
     """The report's conflict-dynamics section: per K, the gradient-mix runs' histories pooled over seeds."""
     by_k = defaultdict(dict)
     for r in records:
-        path = os.path.join(r.run_dir, HISTORY_NAME)
+        path = os.path.join(r.run_dir, SURGERY_HISTORY_NAME)
         if r.method == "gradient-mix" and os.path.isfile(path):
             by_k[r.k][f"seed {r.seed}"] = load_history(path)
     if not by_k:
