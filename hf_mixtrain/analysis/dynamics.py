@@ -14,6 +14,8 @@ Definitions used in every table and plot:
   `h.<i>`/`block.<i>`, `pooler`, `head` for the task head, else the name's first part); a layer's conflict rate
   is the share of its (surgery, tensor) cosines that are negative, nan cosines (a zero gradient) left out.
 - rolling curves are trailing means over the last `window` surgeries, in the order the surgeries happened.
+- distance: when the sweep also holds zero-shot runs, each target language's conflict rate is set against its
+  zero-shot score (mean over seeds), a proxy for its distance from the source, with Spearman's rank correlation.
 """
 
 from __future__ import annotations
@@ -182,6 +184,53 @@ def plot_layers(rows: list[dict], path: str, title: str = "") -> str:
     return save_figure(fig, path)
 
 
+def spearman(x: list, y: list) -> Optional[float]:
+    """Spearman's rank correlation, ties given their mean rank; None below 3 points or when a side is constant."""
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for m in range(i, j + 1):
+                out[order[m]] = (i + j) / 2 + 1
+            i = j + 1
+        return np.asarray(out)
+
+    if len(x) < 3:
+        return None
+    rx, ry = ranks(list(x)), ranks(list(y))
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def conflicts_by_zero_shot(conflict_rows: list[dict], zero_shot: dict) -> list[dict]:
+    """Target languages with both a conflict rate and a zero-shot score, lowest zero-shot score first."""
+    rows = [dict(lang=r["lang"], zero_shot=zero_shot[r["lang"]], surgeries=r["surgeries"], conflicts=r["conflicts"],
+                 conflict_rate=r["conflict_rate"], mean_cosine=r["mean_cosine"])
+            for r in conflict_rows if r["lang"] in zero_shot]
+    return sorted(rows, key=lambda r: (r["zero_shot"], r["lang"]))
+
+
+def plot_conflict_vs_zero_shot(rows: list[dict], path: str, metric: str, title: str = "") -> str:
+    """One point per target language: zero-shot score (x, a proxy for distance from the source) vs conflict rate."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter([r["zero_shot"] for r in rows], [r["conflict_rate"] for r in rows], color="tab:red")
+    for r in rows:
+        ax.annotate(r["lang"], (r["zero_shot"], r["conflict_rate"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set_xlabel(f"zero-shot {metric} (mean over seeds)")
+    ax.set_ylabel("conflict rate (share of surgeries, g.o < 0)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+DISTANCE_COLUMNS = ["lang", "zero_shot", "surgeries", "conflicts", "conflict_rate", "mean_cosine"]
 LANG_COLUMNS = ["lang", "surgeries", "conflicts", "conflict_rate", "projected_rate", "mean_cosine", "min_cosine"]
 LAYER_COLUMNS = ["layer", "cosines", "conflicts", "conflict_rate", "mean_cosine"]
 
@@ -225,7 +274,8 @@ def _markdown_rows(rows: list[dict], columns: list[str]) -> list[str]:
 
 
 def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, dict]:
-    """The report's conflict-dynamics section: per K, the gradient-mix runs' histories pooled over seeds."""
+    """The report's conflict-dynamics section: per K, the gradient-mix runs' histories pooled over seeds (and, with
+    zero-shot runs in the sweep, conflict rate against zero-shot score per target language)."""
     by_k = defaultdict(dict)
     for r in records:
         path = os.path.join(r.run_dir, SURGERY_HISTORY_NAME)
@@ -233,6 +283,13 @@ def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, d
             by_k[r.k][f"seed {r.seed}"] = load_history(path)
     if not by_k:
         return "", {}
+    # Zero-shot scores of the target languages, mean over seeds: the x axis of the distance plot.
+    zero = defaultdict(list)
+    for r in records:
+        if r.method == "zero-shot":
+            for lang in r.targets:
+                zero[lang].append(r.scores[lang])
+    zero_shot = {lang: float(np.mean(values)) for lang, values in zero.items()}
     lines = ["## Gradient conflicts (gradient-mix)", "",
              "A surgery conflicts when the mixed-batch gradient g and the oracle language's gradient o have "
              "g.o < 0; rates are over all surgeries of the K's runs, seeds pooled."]
@@ -249,4 +306,26 @@ def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, d
         if layers:
             lines += ["", "Per layer (share of negative tensor cosines):", ""] + _markdown_rows(layers, LAYER_COLUMNS)
         lines += [""] + [f"![{name}]({name})" for name in files if name.endswith(".png")]
+        if zero_shot:
+            lines += _distance_section(k, language_conflicts(pooled), zero_shot, records[0].metric, output_dir, plots, paths)
     return "\n".join(lines), paths
+
+
+def _distance_section(k: int, conflict_rows: list, zero_shot: dict, metric: str, output_dir: str, plots: bool,
+                      paths: dict) -> list[str]:
+    """Conflict rate by target language against its zero-shot score: does distance from the source predict conflict?"""
+    rows = conflicts_by_zero_shot(conflict_rows, zero_shot)
+    if not rows:
+        return []
+    rho = spearman([r["zero_shot"] for r in rows], [r["conflict_rate"] for r in rows])
+    name = f"conflict_vs_zero_shot_k{k}"
+    paths[f"{name}.csv"] = write_csv(os.path.join(output_dir, f"{name}.csv"), rows, DISTANCE_COLUMNS)
+    lines = ["", f"Conflict rate against zero-shot {metric} (lower zero-shot = farther from the source), "
+             f"{len(rows)} target languages: Spearman rho = {'-' if rho is None else f'{rho:.2f}'} "
+             "(negative: the farther, the more conflict).", ""]
+    lines += _markdown_rows(rows, DISTANCE_COLUMNS)
+    if plots:
+        title = f"K={k}: conflict rate vs zero-shot {metric}" + ("" if rho is None else f" (Spearman rho {rho:.2f})")
+        paths[f"{name}.png"] = plot_conflict_vs_zero_shot(rows, os.path.join(output_dir, f"{name}.png"), metric, title)
+        lines += ["", f"![{name}.png]({name}.png)"]
+    return lines

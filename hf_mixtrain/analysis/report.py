@@ -45,7 +45,7 @@ def check_runs(records: list[RunRecord], languages: Optional[list] = None) -> li
     """The target languages the report averages over; errors when runs disagree on task, metric, source or languages."""
     if not records:
         raise ValueError(
-            "No finished runs (folders with run.json and test_results.json). Run run_scripts/run_experiments.py "
+            "No finished runs (folders with run.json and test_results.json). Run hf-mixtrain sweep "
             "first, or point --sweep_dir at the folder holding the runs."
         )
     for key in ("task", "metric", "source"):

@@ -125,7 +125,7 @@ def scan_runs(sweep_dir: str) -> list[RunRecord]:
     the same task, method, K and seed are an error naming both folders.
     """
     if not os.path.isdir(sweep_dir):
-        raise FileNotFoundError(f"No sweep folder {sweep_dir!r}: run run_scripts/run_experiments.py --sweep_dir {sweep_dir} first.")
+        raise FileNotFoundError(f"No sweep folder {sweep_dir!r}: run hf-mixtrain sweep --sweep_dir {sweep_dir} first.")
     records, unfinished = [], []
     for root, dirs, files in os.walk(sweep_dir):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith(("checkpoint-", ".")))
