@@ -52,11 +52,17 @@ class Run:
     def metric(self) -> str:
         return self.exp.task.metric_key
 
-    def selection_data(self, selection: str) -> tuple:
-        """(examples, features) of the source dev set when `selection` is source-dev, else (None, None)."""
-        if selection != "source-dev" or self.exp.source_dev is None:
-            return None, None
-        return self.exp.mixed.source_dev, self.exp.source_dev
+    def stage_selection(self, lang: Optional[str] = None) -> tuple:
+        """(rule, examples, features) for a stage: the source dev set for source-dev, `lang`'s dev set for
+        target-dev, nothing for last. Without a source dev split, source-dev keeps the last checkpoint, logged."""
+        exp = self.exp
+        if self.selection == "target-dev":  # the data layer refuses ord-fs-dev for a target without a dev split
+            return "target-dev", exp.mixed.target_dev[lang], exp.target_dev[lang]
+        if self.selection == "source-dev" and exp.source_dev is not None:
+            return "source-dev", exp.mixed.source_dev, exp.source_dev
+        if self.selection == "source-dev":
+            logger.warning("%s has no dev split: %s keeps the last checkpoint", exp.mixed.source, self.method_args.method)
+        return "last", None, None
 
 
 # Each recipe trains its stages and returns the trainer holding the final model (None when there are several)
@@ -67,17 +73,13 @@ Recipe = Callable[[Run], "tuple[Optional[TaskTrainer], dict]"]
 def one_step(run: Run):
     """naive-mix and gradient-mix: one stage on the source train set plus every target's shots."""
     exp, method = run.exp, run.method_args.method
-    selection = run.selection
-    if selection == "source-dev" and exp.source_dev is None:
-        logger.warning("%s has no dev split: keeping the last checkpoint", exp.mixed.source)
-        selection = "last"
+    selection, examples, features = run.stage_selection()
     surgery = method == "gradient-mix"
     stage = stage_args(
         run.args, run.args.output_dir, selection, run.metric, gradient_surgery=surgery,
         **oracle_settings(exp.task.name, run.data_args.k_shot, run.args),
     )
     oracle = exp.oracle_pools if surgery and stage.surgery_source == "oracle_pool" else None
-    examples, features = run.selection_data(selection)
     trainer = train_stage(
         exp, load_model(exp, run.model_args), stage, exp.train, name=method, card=run.card, oracle=oracle,
         selection_examples=examples, selection_features=features,
@@ -97,8 +99,8 @@ def mix_ft(run: Run):
     exp = run.exp
     path = source_model(exp, run.model_args, run.data_args, run.method_args, run.args)
     shots = concatenate_datasets(list(exp.shots.values()))
-    stage = adapt_args(run.args, run.method_args, run.args.output_dir, run.selection, run.metric, len(shots))
-    examples, features = run.selection_data(run.selection)
+    selection, examples, features = run.stage_selection()
+    stage = adapt_args(run.args, run.method_args, run.args.output_dir, selection, run.metric, len(shots))
     trainer = train_stage(
         exp, load_model(exp, run.model_args, path), stage, shots, name="mix-ft: all targets", card=run.card,
         selection_examples=examples, selection_features=features,
@@ -115,13 +117,12 @@ def ord_fs(run: Run):
     release(trainer)
     for i, lang in enumerate(exp.mixed.targets, 1):
         out = os.path.join(run.args.output_dir, "adapted", lang)
-        use_dev = run.selection == "target-dev" and lang in exp.target_dev
-        stage = adapt_args(run.args, run.method_args, out, run.selection, run.metric, len(exp.shots[lang]))
+        selection, examples, features = run.stage_selection(lang)
+        stage = adapt_args(run.args, run.method_args, out, selection, run.metric, len(exp.shots[lang]))
         trainer = train_stage(
             exp, load_model(exp, run.model_args, path), stage, exp.shots[lang],
             name=f"{method} {i}/{len(exp.mixed.targets)}: {lang}",
-            selection_examples=exp.mixed.target_dev[lang] if use_dev else None,
-            selection_features=exp.target_dev[lang] if use_dev else None,
+            selection_examples=examples, selection_features=features,
         )
         scores.update(evaluate_all(exp, trainer, [lang]))
         if run.method_args.save_adapted_models:

@@ -9,6 +9,8 @@ from data_fixtures import install_fake_hub
 from helpers import tiny_config, tiny_tokenizer
 from transformers import BertModel
 
+from hf_mixtrain.data.errors import DataError
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHODS = ["zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix"]
 METRIC = {"ner": "f1", "pos": "accuracy", "qa": "f1", "xnli": "accuracy"}
@@ -103,6 +105,26 @@ def test_every_method_with_evaluation_during_training(method, tiny_model_dir, tm
     extra = dict(eval_strategy="epoch", eval_steps=None)
     results = script("pos").main(argv("pos", method, tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra))
     assert all(0.0 <= results[f"test_{lang}_accuracy"] <= 100.0 for lang in ["en"] + TARGETS["pos"])
+
+
+@pytest.mark.parametrize("method, selection", [("mix-ft", "source-dev"), ("ord-fs", "source-dev"), ("naive-mix", None)])
+def test_a_missing_source_dev_split_falls_back_to_the_last_checkpoint(method, selection, tiny_model_dir, tmp_path, caplog):
+    # Local data with no dev split at all: a source-dev-selected stage keeps its last checkpoint and says so (mix-ft
+    # and ord-fs once asked the Trainer to evaluate with nothing to evaluate). ord-fs-dev is refused before loading.
+    data = tmp_path / "data"
+    for lang, words in (("en", ("a", "b")), ("de", ("c", "d"))):
+        (data / lang).mkdir(parents=True)
+        (data / lang / "train.conll").write_text("".join(f"{w}\tNOUN\n{w}{w}\tVERB\n\n" for w in words * 3))
+        (data / lang / "test.conll").write_text(f"{words[0]}\tNOUN\n\n")
+    extra = dict(data_dir=str(data), target_languages="de", max_train_samples=None, max_test_samples=None,
+                 selection=selection, eval_strategy="epoch", eval_steps=None)
+    with caplog.at_level("WARNING"):
+        results = script("pos").main(argv("pos", method, tiny_model_dir, tmp_path / "out", tmp_path / "cache", **extra))
+    assert set(results) >= {"test_en_accuracy", "test_de_accuracy"}
+    assert f"en has no dev split: {method} keeps the last checkpoint" in caplog.text
+    if method == "mix-ft":
+        with pytest.raises(DataError, match="de lacks 'validation'"):
+            script("pos").main(argv("pos", "ord-fs-dev", tiny_model_dir, tmp_path / "o2", tmp_path / "cache", **extra))
 
 
 def test_two_stage_methods_reuse_the_cached_source_model(tiny_model_dir, tmp_path, monkeypatch):
