@@ -100,8 +100,8 @@ class MixTrainingArguments(TrainingArguments):
         default=False,
         metadata={
             "help": "Build every training batch from source rows plus rows of ONE target language "
-            "(hf_mixtrain.samplers.LanguageBatchSampler). Needs a lang_id column. On by itself with "
-            "surgery_source=batch_split."
+            "(hf_mixtrain.samplers.LanguageBatchSampler). Needs a lang_id column. Always on for gradient "
+            "surgery with surgery_source=batch_split."
         },
     )
     language_batch_target_rows: Optional[int] = field(
@@ -150,12 +150,18 @@ class MixTrainingArguments(TrainingArguments):
                 )
             if self.surgery_source == "pairwise" and self.surgery_scope != "global":
                 raise ValueError("surgery_source='pairwise' supports surgery_scope='global' only (PCGrad's rule).")
-            if self.surgery_source == "batch_split":
-                self.language_batches = True
         for name in ("oracle_batch_size", "oracle_source_batch_size", "language_batch_target_rows"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be a positive number of rows, or None.")
+
+    @property
+    def uses_language_batches(self) -> bool:
+        """Whether training batches are language batches: asked for, or needed by batch-split surgery.
+
+        Derived rather than set in `__post_init__`, so a copy with the surgery off (naive-mix) drops them again.
+        """
+        return self.language_batches or (self.gradient_surgery and self.surgery_source == "batch_split")
 
 
 @dataclass

@@ -239,7 +239,7 @@ def training_hyperparameters(args) -> dict[str, Any]:
             rows["oracle_include_source"] = args.oracle_include_source
             rows["oracle_batch_size"] = args.oracle_batch_size or "the whole K-shot set"
             rows["oracle_source_batch_size"] = args.oracle_source_batch_size or "min(K, per_device_train_batch_size)"
-    if isinstance(args, MixTrainingArguments) and args.language_batches:
+    if isinstance(args, MixTrainingArguments) and args.uses_language_batches:
         rows["language_batches"] = True
         if args.language_batch_target_rows is not None:
             rows["language_batch_target_rows"] = args.language_batch_target_rows

@@ -81,7 +81,7 @@ class GradientMixTrainer(SurgerySourcesMixin, ModelCardMixin, Trainer):
         self._loss_weight = 1.0  # a part's share of its micro-batch's loss, set around each part's pass
         if args.gradient_surgery:
             self._check_surgery_setup()
-        if args.language_batches and args.source_language not in self.language_ids:
+        if args.uses_language_batches and args.source_language not in self.language_ids:
             raise ValueError(
                 f"language_batches (and surgery_source='batch_split') need language_ids={{code: lang_id}} naming the "
                 f"source language {args.source_language!r}, matching the lang_id column of the training rows."
@@ -183,7 +183,7 @@ class GradientMixTrainer(SurgerySourcesMixin, ModelCardMixin, Trainer):
         return loss
 
     def get_train_dataloader(self):
-        if not self.args.language_batches:
+        if not self.args.uses_language_batches:
             return super().get_train_dataloader()
         if self.train_dataset is None:
             raise ValueError("Trainer: training requires a train_dataset.")

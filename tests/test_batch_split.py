@@ -235,6 +235,21 @@ def test_naive_mix_with_language_batches_runs(tmp_path):
     assert trainer.surgery_history == []
 
 
+def test_a_naive_mix_copy_of_batch_split_arguments_has_plain_batches(tmp_path):
+    # run_method turns the surgery off for naive-mix with dataclasses.replace: batch-split's language batches must
+    # go with it (they were once switched on in __post_init__ and stayed on in the copy).
+    import dataclasses
+
+    split = args(tmp_path, surgery_source="batch_split")
+    assert split.uses_language_batches and not split.language_batches
+    naive = dataclasses.replace(split, gradient_surgery=False)
+    assert not naive.uses_language_batches
+    trainer = GradientMixTrainer(model=tiny_token_model(), args=naive, train_dataset=language_data(), language_ids=LANGS)
+    loader = trainer.get_train_dataloader()
+    assert not isinstance(loader.batch_sampler, LanguageBatchSampler)
+    assert dataclasses.replace(naive, language_batches=True).uses_language_batches  # asked for: kept
+
+
 def test_batch_split_under_bf16_autocast_gives_the_mixed_batch_gradient(tmp_path):
     trainer, model = split_trainer(tmp_path, bf16=True)
     batch = padded_batch(shift_target=0)
