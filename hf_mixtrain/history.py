@@ -47,10 +47,31 @@ def write_history(output_dir: str, events: list[dict[str, Any]]) -> str:
     return write_text(os.path.join(output_dir, SURGERY_HISTORY_NAME), "".join(json.dumps(e) + "\n" for e in events))
 
 
-def read_history(folder: Optional[str]) -> list[dict[str, Any]]:
-    """The events saved in `folder` (a checkpoint), or none when it holds no history."""
-    path = os.path.join(folder, SURGERY_HISTORY_NAME) if folder else None
+def read_history(path: Optional[str], missing_ok: bool = True) -> list[dict[str, Any]]:
+    """The surgery events of a history file, or of `<folder>/surgery_history.jsonl`, in the order they happened.
+
+    A missing history is `[]` with `missing_ok` (a checkpoint of a run without surgery), else an error; a line
+    that is not a surgery event is an error naming the file and line.
+    """
+    if path and os.path.isdir(path):
+        path = os.path.join(path, SURGERY_HISTORY_NAME)
     if not path or not os.path.isfile(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        if missing_ok:
+            return []
+        raise FileNotFoundError(
+            f"No surgery history at {path}: only gradient-mix runs write one (into their output_dir, with the model)."
+        )
+    events = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not a JSON line ({err}).") from err
+            missing = [key for key in ("step", "lang", "dot", "cosine") if key not in event]
+            if missing:
+                raise ValueError(f"{path}:{number}: a surgery event without {', '.join(missing)}.")
+            events.append(event)
+    return sorted(events, key=lambda e: (e["step"], e.get("micro_step", 0)))  # stable: same-step events keep order

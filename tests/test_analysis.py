@@ -22,7 +22,7 @@ from hf_mixtrain.analysis import (
     language_conflicts,
     layer_conflicts,
     layer_of,
-    load_history,
+    read_history,
     read_index,
     scan_runs,
     top_gains,
@@ -200,7 +200,7 @@ EVENTS = [
 def test_conflict_rates_by_hand(tmp_path):
     path = tmp_path / "surgery_history.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in reversed(EVENTS)))  # order is restored by step
-    events = load_history(str(tmp_path))
+    events = read_history(str(tmp_path), missing_ok=False)
     assert [e["step"] for e in events] == list(range(6))
     rows = {r["lang"]: r for r in language_conflicts(events)}
     # de: dots -1, 2, -0.5 -> 2 conflicts of 3; projected 3 of 3 (one projection without a global conflict)

@@ -1,7 +1,6 @@
 """The build pipeline on tiny stand-ins for the pinned archives: paths, idempotence, interruption, rebuild on change."""
 
 import hashlib
-import io
 import json
 import tarfile
 import time

@@ -18,7 +18,7 @@ from transformers import (
     XLMRobertaTokenizerFast,
 )
 
-from hf_mixtrain.offline.e5 import UnigramReference, dequantize_q4_0, read_e5
+from hf_mixtrain.offline.e5 import dequantize_q4_0, read_e5
 from hf_mixtrain.offline.encoder import (
     bert_config,
     bert_state_dict,

@@ -9,7 +9,8 @@ Command line: ``python -m hf_mixtrain.analysis {report,dynamics,similarity} --he
 (the ``plots`` extra); it is imported only when a plot is drawn.
 """
 
-from .dynamics import language_conflicts, layer_conflicts, layer_of, load_history, write_dynamics
+from ..history import read_history
+from .dynamics import language_conflicts, layer_conflicts, layer_of, write_dynamics
 from .report import Report, aggregate, mean_sd, top_gains, write_report
 from .similarity import (
     SimilarityResult,
@@ -36,9 +37,9 @@ __all__ = [
     "language_conflicts",
     "layer_conflicts",
     "layer_of",
-    "load_history",
     "mean_sd",
     "plot_heatmaps",
+    "read_history",
     "read_index",
     "read_run",
     "scan_runs",

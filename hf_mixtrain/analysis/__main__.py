@@ -42,9 +42,10 @@ def _compare(args) -> None:
 
 
 def _dynamics(args) -> None:
-    from .dynamics import LANG_COLUMNS, _markdown_rows, language_conflicts, load_history, write_dynamics
+    from ..history import read_history
+    from .dynamics import LANG_COLUMNS, _markdown_rows, language_conflicts, write_dynamics
 
-    runs = {path: load_history(path) for path in args.history}
+    runs = {path: read_history(path, missing_ok=False) for path in args.history}
     paths = write_dynamics(runs, args.output_dir, prefix=args.prefix, plots=not args.no_plots, window=args.window)
     pooled = [e for events in runs.values() for e in events]
     print("\n".join(_markdown_rows(language_conflicts(pooled), LANG_COLUMNS)))

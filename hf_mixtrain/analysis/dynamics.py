@@ -20,7 +20,6 @@ Definitions used in every table and plot:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -30,34 +29,10 @@ from typing import Optional
 import numpy as np
 
 from ..files import pyplot, save_figure, write_csv
-from ..history import SURGERY_HISTORY_NAME
+from ..history import SURGERY_HISTORY_NAME, read_history
 
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)(?:\.|$)")
 _HEAD = ("classifier", "qa_outputs", "score", "lm_head", "head")
-
-
-def load_history(path: str) -> list[dict]:
-    """The surgery events of a history file, or of `<run_dir>/surgery_history.jsonl`, in the order they happened."""
-    if os.path.isdir(path):
-        path = os.path.join(path, SURGERY_HISTORY_NAME)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"No surgery history at {path}: only gradient-mix runs write one (into their output_dir, with the model)."
-        )
-    events = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not a JSON line ({err}).") from err
-            missing = [key for key in ("step", "lang", "dot", "cosine") if key not in event]
-            if missing:
-                raise ValueError(f"{path}:{number}: a surgery event without {', '.join(missing)}.")
-            events.append(event)
-    return sorted(events, key=lambda e: (e["step"], e.get("micro_step", 0)))
 
 
 def conflicts(event: dict) -> bool:
@@ -280,7 +255,7 @@ def sweep_dynamics(records, output_dir: str, plots: bool = True) -> tuple[str, d
     for r in records:
         path = os.path.join(r.run_dir, SURGERY_HISTORY_NAME)
         if r.method == "gradient-mix" and os.path.isfile(path):
-            by_k[r.k][f"seed {r.seed}"] = load_history(path)
+            by_k[r.k][f"seed {r.seed}"] = read_history(path, missing_ok=False)
     if not by_k:
         return "", {}
     # Zero-shot scores of the target languages, mean over seeds: the x axis of the distance plot.
