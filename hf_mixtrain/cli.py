@@ -21,7 +21,7 @@ from transformers import HfArgumentParser, set_seed
 
 from .arguments import DataArguments, MethodArguments, MixTrainingArguments, ModelArguments
 from .data import PAPER_LANGUAGES
-from .data.assembly import DEFAULT_UNIT, VALID_UNITS
+from .data.assembly import DEFAULT_UNIT, VALID_UNITS, method_conflict
 from .data.errors import DataError
 from .data.loading import check_languages
 from .presets import PAPER_SETTINGS, benchmark_settings
@@ -56,13 +56,9 @@ def check_arguments(task: str, values: dict) -> None:
     if "gradient_surgery" in values and values["gradient_surgery"] != (method == "gradient-mix"):
         raise UsageError(f"--gradient_surgery {values['gradient_surgery']} contradicts --method {method}: only "
                          "gradient-mix does surgery. Leave --gradient_surgery out; --method sets it.")
-    selection = values.get("selection")
-    if selection == "target-dev" and method != "ord-fs-dev":
-        raise UsageError(f"--selection target-dev uses the targets' dev sets, which only ord-fs-dev may see; {method} "
-                         "can use source-dev or last.")
-    if values.get("push_to_hub") and method in ("ord-fs", "ord-fs-dev"):
-        raise UsageError(f"--push_to_hub: {method} trains one model per target language; push a one-model method "
-                         "(zero-shot, mix-ft, naive-mix, gradient-mix).")
+    conflict = method_conflict(method, values.get("selection"), bool(values.get("push_to_hub")))
+    if conflict:
+        raise UsageError(conflict)
     output_dir = values.get("output_dir")
     if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise UsageError(f"--output_dir {output_dir} is a file; give a folder (it is created if missing).")

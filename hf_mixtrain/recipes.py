@@ -25,6 +25,7 @@ from typing import Callable, Optional
 from datasets import concatenate_datasets
 
 from .arguments import DataArguments, MethodArguments, MixTrainingArguments, ModelArguments
+from .data.assembly import ONE_MODEL, method_conflict
 from .experiment import Experiment, prepare
 from .modelcard import ModelCardInfo, training_command
 from .offline.build import model_origin
@@ -143,7 +144,6 @@ RECIPES: dict[str, Recipe] = {
     "gradient-mix": one_step,
 }
 # Methods whose result is one model for every language: it is saved, carded and may be pushed.
-ONE_MODEL = ("zero-shot", "mix-ft", "naive-mix", "gradient-mix")
 
 
 def run_method(
@@ -162,14 +162,10 @@ def run_method(
     command = command or training_command()
     method = method_args.method
     args = dataclasses.replace(args, gradient_surgery=method == "gradient-mix")  # a copy: only gradient-mix does surgery
-    if args.push_to_hub and method not in ONE_MODEL:
-        raise ValueError(f"{method} trains one model per target language; --push_to_hub is for one-model methods.")
     selection = method_args.selection or default_selection(task_name, method)
-    if selection == "target-dev" and method != "ord-fs-dev":
-        raise ValueError(
-            f"--selection target-dev uses the targets' dev sets, which only ord-fs-dev may see; {method} can use "
-            "source-dev or last."
-        )
+    conflict = method_conflict(method, selection, args.push_to_hub)
+    if conflict:
+        raise ValueError(conflict)
     exp = prepare(task_name, method, model_args, data_args, args)
     model_args = dataclasses.replace(model_args, model_name_or_path=exp.model_name_or_path)  # a copy: see prepare
     card = card_info(exp, model_args, data_args, method_args, args, command, selection)

@@ -15,6 +15,18 @@ from .schema import harmonize_labels, label_names_of
 logger = logging.getLogger(__name__)
 
 METHODS = ("zero-shot", "ord-fs-dev", "ord-fs", "mix-ft", "naive-mix", "gradient-mix")
+ONE_MODEL = ("zero-shot", "mix-ft", "naive-mix", "gradient-mix")  # the others train one model per target language
+
+
+def method_conflict(method: str, selection: Optional[str], push_to_hub: bool) -> Optional[str]:
+    """Why `method` cannot run with this selection rule or a Hub push (the message names the flag), or None."""
+    if selection == "target-dev" and method != "ord-fs-dev":
+        return (f"--selection target-dev uses the targets' dev sets, which only ord-fs-dev may see; {method} can use "
+                "source-dev or last.")
+    if push_to_hub and method not in ONE_MODEL:
+        return (f"--push_to_hub: {method} trains one model per target language; push a one-model method "
+                f"({', '.join(ONE_MODEL)}).")
+    return None
 DEFAULT_UNIT = {"ner": "sentences", "pos": "sentences", "qa": "questions", "xnli": "per_class"}
 VALID_UNITS = {"ner": ("sentences", "labels"), "pos": ("sentences", "labels"), "qa": ("questions",),
                "xnli": ("per_class", "sentences")}
