@@ -9,6 +9,7 @@ ratios are medians of same-round ratios, so drifting machine load largely cancel
     python3 run_scripts/benchmark_surgery.py --vocab_size 250037   # multilingual-e5-small's full vocabulary
     python3 run_scripts/benchmark_surgery.py --device cuda --dtype bf16
     python3 run_scripts/benchmark_surgery.py --quick               # tiny sizes, seconds (tests/test_benchmark.py)
+    python3 run_scripts/benchmark_surgery.py --only_schedules      # only the surgery schedules under accumulation
 
 The default vocabulary (30,000 rows) stands for one pruned to the benchmark's languages; the full 250,037 rows
 put 96M of the 118M parameters in the embedding, which makes the gradient, and so everything the surgery and
@@ -77,6 +78,10 @@ def parse_args(argv=None):
                    help="Target-language rows in the batch-split step's batch (the rest are source rows).")
     p.add_argument("--repeats", type=int, default=5, help="Timed rounds (and throughput rounds).")
     p.add_argument("--train_steps", type=int, default=2, help="Optimizer steps per Trainer.train() for throughput.")
+    p.add_argument("--schedule_accumulation", type=int, default=4,
+                   help="Micro-batches per optimizer step in the schedules section (the batch is split into that "
+                   "many micro-batches, so 16 rows = 4 x 4); 0 leaves the section out.")
+    p.add_argument("--only_schedules", action="store_true", help="Measure the surgery schedules only.")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, as the Trainer's --bf16.")
     p.add_argument("--seed", type=int, default=0)
@@ -85,6 +90,7 @@ def parse_args(argv=None):
     if args.quick:
         args.layers, args.hidden, args.vocab_size, args.batch_size, args.seq_len = 2, 32, 128, 8, 16
         args.oracle_batch_size, args.repeats, args.train_steps = 4, 1, 1
+        args.schedule_accumulation = min(args.schedule_accumulation, 2)
     args.pools = sorted(int(x) for x in args.pools.split(","))
     args.pairwise_langs = sorted(int(x) for x in args.pairwise_langs.split(","))
     if not 1 <= args.pools[0] <= args.pools[-1] <= len(LANGS):
@@ -95,6 +101,12 @@ def parse_args(argv=None):
     if not 1 <= args.split_target_rows < args.batch_size:
         p.error(f"--split_target_rows must lie in 1..{args.batch_size - 1} (--batch_size - 1): the batch-split step "
                 "needs source rows and target rows.")
+    A = args.schedule_accumulation
+    if A < 0 or (A and (args.batch_size % A or args.batch_size // A < 2)):
+        p.error(f"--schedule_accumulation {A} must divide --batch_size {args.batch_size} into micro-batches of at "
+                "least 2 rows (a batch-split micro-batch holds source and target rows), or be 0.")
+    if args.only_schedules and not A:
+        p.error("--only_schedules with --schedule_accumulation 0 measures nothing.")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False; use --device cpu.")
     return args
@@ -138,9 +150,10 @@ def make_data(args):
 
 
 def trainer_args(args, out_dir, cls=MixTrainingArguments, **kw):
-    return cls(output_dir=out_dir, use_cpu=args.device == "cpu", bf16=args.dtype == "bf16", report_to=[],
-               per_device_train_batch_size=args.batch_size, disable_tqdm=True, save_strategy="no",
-               logging_strategy="no", seed=args.seed, **kw)
+    settings = dict(output_dir=out_dir, use_cpu=args.device == "cpu", bf16=args.dtype == "bf16", report_to=[],
+                    per_device_train_batch_size=args.batch_size, disable_tqdm=True, save_strategy="no",
+                    logging_strategy="no", seed=args.seed)
+    return cls(**{**settings, **kw})
 
 
 def step_trainer(model, args, out_dir, method, pools=None, **kw):
@@ -402,6 +415,58 @@ def measure_throughput(args, model, train_set, out_dir, sync):
     return times
 
 
+SCHEDULES = {  # name -> the trainer's settings; each is a `hf-mixtrain train` option
+    "naive-mix": dict(gradient_surgery=False),
+    "gradient-mix, surgery at every micro-batch (the authors)": dict(surgery_every="micro_batch"),
+    "gradient-mix, surgery once per optimizer step": dict(surgery_every="optimizer_step"),
+    "gradient-mix, batch split": dict(surgery_source="batch_split"),
+}
+
+
+def measure_schedules(args, model, pools, out_dir, sync):
+    """Trainer.train() for --train_steps optimizer steps of --schedule_accumulation micro-batches, per schedule;
+    every round runs each schedule once, in an order reversed every other round. Returns (times, surgeries)."""
+    A, n = args.schedule_accumulation, args.batch_size
+    rng = np.random.default_rng(args.seed + 1)
+    rows = n * args.train_steps
+    # A quarter of the rows in target languages, as in mixed training with a few shots per language.
+    langs = [0] * (rows - rows // 4) + [1 + i % (args.pools[-1] - 1) for i in range(rows // 4)]
+    train = datasets.Dataset.from_list(make_rows(rng.integers(5, args.vocab_size, size=(rows, args.seq_len)), langs))
+    sizes = dict(oracle_batch_size=args.oracle_batch_size, oracle_source_batch_size=args.oracle_batch_size)
+    trainers = {}
+    for name, settings in SCHEDULES.items():
+        trainers[name] = GradientMixTrainer(
+            model=copy.deepcopy(model), train_dataset=train, oracle_datasets=pools,
+            language_ids={lang: i for i, lang in enumerate(LANGS)},
+            args=trainer_args(args, out_dir, per_device_train_batch_size=n // A, gradient_accumulation_steps=A,
+                              max_steps=args.train_steps, **sizes, **settings),
+        )
+        trainers[name].remove_callback(PrinterCallback)
+        trainers[name].train()  # warm-up
+    times = {name: [] for name in trainers}
+    for round_ in range(args.repeats):
+        for name in (list(trainers) if round_ % 2 == 0 else list(reversed(trainers))):
+            sync()
+            t0 = time.perf_counter()
+            trainers[name].train()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    # surgeries per optimizer step, from the last train() (the history starts afresh with every train())
+    surgeries = {name: len(t.surgery_history) / args.train_steps for name, t in trainers.items()}
+    return times, surgeries
+
+
+def schedules_report(args, times, surgeries):
+    A, naive = args.schedule_accumulation, times["naive-mix"]
+    print(f"\n### Surgery schedules: Trainer.train() for {args.train_steps} optimizer steps of {A} micro-batches "
+          f"x {args.batch_size // A} rows, oracle batch {args.oracle_batch_size}, {args.repeats} rounds\n")
+    print("| schedule | median s per optimizer step | x naive-mix (median of same-round ratios) | surgeries per "
+          "optimizer step |\n|---|---|---|---|")
+    for name, t in times.items():
+        print(f"| {name} | {statistics.median(t) / args.train_steps:.3f} | {median_ratio(t, naive):.3f} "
+              f"{spread(t, naive)} | {surgeries[name]:g} |")
+
+
 # ---- report -------------------------------------------------------------------------------------------------------
 
 
@@ -525,8 +590,17 @@ def run(args, command):
     meter = cuda_peak if device.type == "cuda" else cpu_peak_meter()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     model = build_model(args)
-    pristine = copy.deepcopy(model)  # for the throughput test, before autocast wraps forward
+    pristine = copy.deepcopy(model)  # for the throughput and schedules tests, before autocast wraps forward
     pools, batches, oracle, train_set = make_data(args)
+    if args.only_schedules:
+        with tempfile.TemporaryDirectory() as tmp:
+            note("schedules")
+            schedule_times = measure_schedules(args, pristine, pools, tmp, sync)
+        print(f"## Surgery schedules\n\ncommand: `{command}`\ndevice: {args.device} ({torch.get_num_threads()} "
+              f"threads) | dtype {args.dtype} | torch {torch.__version__} | 1-min load average before/after: "
+              f"{load_before} / {load()}")
+        schedules_report(args, *schedule_times)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {"naive": step_trainer(model, args, tmp, "naive-mix")}
         for P in args.pools:
@@ -537,7 +611,12 @@ def run(args, command):
         measured = measure_steps(args, model, trainers, pools, batches, oracle, sync, meter)
         note("throughput")
         train_times = measure_throughput(args, pristine, train_set, tmp, sync)
+        if args.schedule_accumulation:
+            note("schedules")
+            schedule_times = measure_schedules(args, pristine, pools, tmp, sync)
     report(args, command, measured, train_times, load_before, meter, started)
+    if args.schedule_accumulation:
+        schedules_report(args, *schedule_times)
 
 
 def main(argv=None):

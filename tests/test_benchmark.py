@@ -64,6 +64,18 @@ def test_quick_run_prints_every_row_and_every_target(bench, capsys):
     # The memory measure is named and checked on a known allocation (a 64 MiB tensor).
     assert re.search(r"^memory: peak RSS growth .*VmHWM.*clear_refs.*reads as 6[34]\.\d MiB", out, re.M)
     assert "command: `python3 run_scripts/benchmark_surgery.py --quick`" in out
+    # The schedules section: surgeries per optimizer step of 2 micro-batches are the schedules' own definition.
+    per_step = {line.split("|")[1].strip(): line.split("|")[4].strip() for line in out.split("### Surgery schedules")[1]
+                .splitlines() if line.startswith("| ") and not line.startswith("| schedule")}
+    assert per_step == {"naive-mix": "0", "gradient-mix, surgery at every micro-batch (the authors)": "2",
+                        "gradient-mix, surgery once per optimizer step": "1", "gradient-mix, batch split": "2"}
+
+
+def test_only_the_schedules(bench, capsys):
+    bench.main(["--quick", "--only_schedules"])
+    out = capsys.readouterr().out
+    assert out.startswith("## Surgery schedules") and "gradient-mix, surgery once per optimizer step" in out
+    assert "### Targets" not in out
 
 
 def test_without_torchjd_its_row_is_skipped_with_a_reason(bench, capsys, monkeypatch):
@@ -84,6 +96,9 @@ def test_bad_sizes_are_refused_with_the_fix(bench, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(["--pools", "2,49"])
     assert "--pools must lie in 1..48" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--batch_size", "16", "--schedule_accumulation", "3"])
+    assert "--schedule_accumulation 3 must divide --batch_size 16" in capsys.readouterr().err
 
 
 # ---- the raced implementations against plain autograd ------------------------------------------------------------
