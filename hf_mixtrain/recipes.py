@@ -32,7 +32,10 @@ from .offline.build import model_origin
 from .presets import default_selection
 from .results import flatten, format_results, write_results
 from .source_cache import source_model
-from .stages import TaskTrainer, adapt_args, evaluate_all, evaluation_trainer, load_model, oracle_settings, release, stage_args, train_stage
+from .stages import (
+    TaskTrainer, adapt_args, evaluate_all, evaluation_trainer, load_model, oracle_settings, release, stage_args,
+    stage_selection, train_stage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +57,8 @@ class Run:
         return self.exp.task.metric_key
 
     def stage_selection(self, lang: Optional[str] = None) -> tuple:
-        """(rule, examples, features) for a stage: the source dev set for source-dev, `lang`'s dev set for
-        target-dev, nothing for last. Without a source dev split, source-dev keeps the last checkpoint, logged."""
-        exp = self.exp
-        if self.selection == "target-dev":  # the data layer refuses ord-fs-dev for a target without a dev split
-            return "target-dev", exp.mixed.target_dev[lang], exp.target_dev[lang]
-        if self.selection == "source-dev" and exp.source_dev is not None:
-            return "source-dev", exp.mixed.source_dev, exp.source_dev
-        if self.selection == "source-dev":
-            logger.warning("%s has no dev split: %s keeps the last checkpoint", exp.mixed.source, self.method_args.method)
-        return "last", None, None
+        """(rule, examples, features) of this run's selection rule for a stage (of `lang`'s model for ord-fs)."""
+        return stage_selection(self.exp, self.selection, self.method_args.method, lang)
 
 
 # Each recipe trains its stages and returns the trainer holding the final model (None when there are several)
@@ -143,7 +138,6 @@ RECIPES: dict[str, Recipe] = {
     "naive-mix": one_step,
     "gradient-mix": one_step,
 }
-# Methods whose result is one model for every language: it is saved, carded and may be pushed.
 
 
 def run_method(

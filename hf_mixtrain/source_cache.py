@@ -23,7 +23,7 @@ from .arguments import DataArguments, MethodArguments, MixTrainingArguments, Mod
 from .experiment import Experiment
 from .files import write_json
 from .presets import default_selection
-from .stages import load_model, release, stage_args, train_stage
+from .stages import load_model, release, stage_args, stage_selection, train_stage
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +85,7 @@ def source_model(exp: Experiment, model_args: ModelArguments, data_args: DataArg
     if os.path.isfile(os.path.join(path, MARKER)):
         logger.info("[source] reusing the cached source-trained model %s", path)
         return path
-    selection = default_selection(exp.task.name, "zero-shot")
-    dev = exp.source_dev if selection == "source-dev" else None
-    if selection == "source-dev" and dev is None:
-        logger.warning("[source] %s has no dev split: keeping the last checkpoint", exp.mixed.source)
-        selection = "last"
+    selection, examples, features = stage_selection(exp, default_selection(exp.task.name, "zero-shot"), "[source]")
     work = f"{path}.tmp-{_shared_token()}"
     stage = stage_args(
         args, work, selection, exp.task.metric_key, gradient_surgery=False, language_batches=False,
@@ -102,8 +98,8 @@ def source_model(exp: Experiment, model_args: ModelArguments, data_args: DataArg
         stage,
         exp.source_train,
         name="source",
-        selection_examples=exp.mixed.source_dev if dev is not None else None,
-        selection_features=dev,
+        selection_examples=examples,
+        selection_features=features,
     )
     trainer.accelerator.wait_for_everyone()  # every rank has loaded its best checkpoint from `work`
     if trainer.is_world_process_zero():

@@ -106,7 +106,9 @@ class SurgerySourcesMixin:
         if bool(is_source.all()) or not bool(is_source.any()):
             raise ValueError(
                 "surgery_source='batch_split' needs source rows and target rows in every batch, got a batch of "
-                f"{'only source' if bool(is_source.all()) else 'only target'} rows; keep language_batches=True."
+                f"{'only source' if bool(is_source.all()) else 'only target'} rows. Every language batch holds both: "
+                "check the lang_id column (the source's id is language_ids[source_language]) and "
+                "language_batch_target_rows (below the batch size)."
             )
         target_ids = ids[~is_source].unique().tolist()
         parts = [select_rows(inputs, ~is_source), select_rows(inputs, is_source)]

@@ -87,6 +87,19 @@ def stage_args(args: MixTrainingArguments, output_dir: str, selection: str, metr
     return dataclasses.replace(args, **kwargs)
 
 
+def stage_selection(exp: Experiment, selection: str, who: str, lang: Optional[str] = None) -> tuple:
+    """(rule, examples, features) a stage selects its checkpoint with: the source dev set for source-dev, `lang`'s
+    dev set for target-dev, nothing for last. Without a source dev split, source-dev keeps the last checkpoint,
+    logged under `who`. (The data layer refuses ord-fs-dev for a target without a dev split.)"""
+    if selection == "target-dev":
+        return "target-dev", exp.mixed.target_dev[lang], exp.target_dev[lang]
+    if selection == "source-dev" and exp.source_dev is not None:
+        return "source-dev", exp.mixed.source_dev, exp.source_dev
+    if selection == "source-dev":
+        logger.warning("%s has no dev split: %s keeps the last checkpoint", exp.mixed.source, who)
+    return "last", None, None
+
+
 def adapt_args(args: MixTrainingArguments, method_args: MethodArguments, output_dir: str, selection: str, metric: str,
                rows: int) -> MixTrainingArguments:
     """The arguments of a target-adapting stage (ord-fs, ord-fs-dev, mix-ft): plain fine-tuning on `rows` shots."""

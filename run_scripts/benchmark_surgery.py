@@ -93,8 +93,8 @@ def parse_args(argv=None):
         args.schedule_accumulation = min(args.schedule_accumulation, 2)
     args.pools = sorted(int(x) for x in args.pools.split(","))
     args.pairwise_langs = sorted(int(x) for x in args.pairwise_langs.split(","))
-    if not 1 <= args.pools[0] <= args.pools[-1] <= len(LANGS):
-        p.error(f"--pools must lie in 1..{len(LANGS)}, got {args.pools}.")
+    if not 2 <= args.pools[0] <= args.pools[-1] <= len(LANGS):
+        p.error(f"--pools must lie in 2..{len(LANGS)} (English and at least one target), got {args.pools}.")
     if args.pairwise_langs[-1] > args.batch_size:
         p.error(f"--pairwise_langs {args.pairwise_langs[-1]} exceeds --batch_size {args.batch_size}: "
                 "every language needs a row; raise --batch_size or lower --pairwise_langs.")

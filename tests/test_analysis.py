@@ -388,7 +388,7 @@ def test_compare_pairs_by_seed_by_hand(tmp_path):
     # cost: 150/100 and 176/110 -> 1.5, 1.6; surgeries 4 and 2 per run, 3 and 1 of them projected
     assert (grad["runtime_ratio"], grad["runtime_ratio_sd"]) == (pytest.approx(1.55), pytest.approx(0.1 / math.sqrt(2)))
     assert (grad["runtime_mean"], grad["surgeries"], grad["projected"]) == (pytest.approx(163), 3, 2)
-    assert naive["runtime_ratio"] == pytest.approx(1.0) and naive["surgeries"] == 0
+    assert naive["runtime_ratio"] == pytest.approx(1.0) and naive["surgeries"] is None  # no surgery to count
 
     paths = write_compare(rows, str(tmp_path / "out"), groups={"far": ["zh"]}, baseline="naive")
     text = open(paths["compare.md"]).read()
@@ -397,7 +397,13 @@ def test_compare_pairs_by_seed_by_hand(tmp_path):
     with open(paths["compare_runs.csv"]) as f:
         runs = list(csv.DictReader(f))
     assert [(r["label"], r["seed"], r["surgeries"]) for r in runs] == [
-        ("naive", "1", "0"), ("naive", "2", "0"), ("naive", "3", "0"), ("gradient", "1", "4"), ("gradient", "2", "2")]
+        ("naive", "1", ""), ("naive", "2", ""), ("naive", "3", ""), ("gradient", "1", "4"), ("gradient", "2", "2")]
+    # Restricted to some targets, and a gradient-mix run whose history is gone: "not counted", not "no surgery".
+    os.remove(os.path.join(b, "gradient-mix", "k5", "seed2", "surgery_history.jsonl"))
+    result = compare(load_rows([("naive", a, None), ("gradient", b, None)]), languages=["zh"])
+    grad = {(r["label"], r["group"]): r for r in result["rows"]}[("gradient", "all")]
+    assert result["languages"] == ["zh"] and grad["paired_mean"] == pytest.approx(2.5)
+    assert (grad["surgeries"], grad["projected"]) == (4, 3)  # seed 1's only
 
 
 def test_compare_cli_and_its_errors(tmp_path, capsys):
@@ -411,11 +417,24 @@ def test_compare_cli_and_its_errors(tmp_path, capsys):
     assert "Group 'far' names ja, not among the targets" in capsys.readouterr().err
     assert analysis_main(["compare", "--row", f"naive={a}:gradient-mix", "--output_dir", out]) == 1
     assert "has no finished gradient-mix run (it has naive-mix)" in capsys.readouterr().err
-    assert analysis_main(["compare", "--row", f"x={a}", "--row", f"x={b}", "--output_dir", out]) == 1
-    assert "given twice" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        analysis_main(["compare", "--row", "no-equals-sign", "--output_dir", out])
-    assert exit_info.value.code == 2 and "write LABEL=SWEEP_DIR[:METHOD]" in capsys.readouterr().err
+    # An output folder that is a file: one error line, exit 1.
+    (tmp_path / "a-file").write_text("x")
+    assert analysis_main(["compare", "--row", f"naive={a}", "--output_dir", str(tmp_path / "a-file")]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+    # What the arguments alone show is wrong exits 2, before any sweep is read.
+    bad = (
+        (["--row", "no-equals-sign"], "argument --row: 'no-equals-sign': write LABEL=SWEEP_DIR[:METHOD]"),
+        (["--row", f"x={a}", "--row", f"x={b}"], "row label x given twice"),
+        (["--row", f"x={a}", "--baseline", "y"], "--baseline 'y' is not a row label (x)"),
+        (["--row", f"x={a}", "--groups", "all=de"], "'all' is the group of every target"),
+        (["--row", f"x={a}", "--groups", "g=de", "--groups", "g=fr"], "group name g given twice"),
+        (["--row", f"x={a}", "--groups", "g=de,de"], "names de more than once"),
+    )
+    for args, message in bad:
+        with pytest.raises(SystemExit) as exit_info:
+            analysis_main(["compare", *args, "--output_dir", out])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err, message
 
 
 def test_spearman_by_hand():

@@ -95,7 +95,7 @@ def test_bad_sizes_are_refused_with_the_fix(bench, capsys):
     assert "--pairwise_langs 8 exceeds --batch_size 4" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.parse_args(["--pools", "2,49"])
-    assert "--pools must lie in 1..48" in capsys.readouterr().err
+    assert "--pools must lie in 2..48" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.parse_args(["--batch_size", "16", "--schedule_accumulation", "3"])
     assert "--schedule_accumulation 3 must divide --batch_size 16" in capsys.readouterr().err

@@ -5,7 +5,7 @@ per-language gradient similarity heatmaps.
     report = aggregate(collect_results("sweeps/pos"))          # mean and sample sd across seeds per method and K
     write_report("sweeps/pos")                                   # Markdown, CSV and PNG into sweeps/pos/report/
 
-Command line: ``python -m hf_mixtrain.analysis {report,dynamics,similarity} --help``. Plots need matplotlib
+Command line: ``hf-mixtrain {report,compare,dynamics,similarity} --help``. Plots need matplotlib
 (the ``plots`` extra); it is imported only when a plot is drawn.
 """
 

@@ -16,7 +16,7 @@ import os
 import sys
 
 from ..data.languages import TASKS
-from .compare import parse_group, parse_row
+from .compare import check_labels, parse_group, parse_row
 
 
 def _report(args) -> None:
@@ -34,8 +34,9 @@ def _compare(args) -> None:
     from .compare import load_rows, write_compare
 
     rows = load_rows(args.row, k=args.k)
-    groups = dict(args.groups or [])
-    paths = write_compare(rows, args.output_dir, groups=groups, baseline=args.baseline)
+    languages = [lang for lang in args.languages.split(",") if lang] if args.languages else None
+    paths = write_compare(rows, args.output_dir, groups=dict(args.groups or []), baseline=args.baseline,
+                          languages=languages)
     with open(paths["compare.md"], encoding="utf-8") as f:
         print(f.read())
     print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
@@ -52,16 +53,22 @@ def _dynamics(args) -> None:
     print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
 
 
-def _similarity(args, script_argv: list) -> None:
-    from ..cli import parse_script_args
-    from .similarity import checkpoint_similarity, write_similarity
-
+def _similarity_labels(args) -> tuple[list, list]:
+    """The checkpoints and one panel label each; a --labels of another length is refused."""
     checkpoints = [args.model_name_or_path] + ([args.compare_model_name_or_path] if args.compare_model_name_or_path else [])
     labels = [l for l in (args.labels or "").split(",") if l] or (
         ["before (naive-mix)", "after (gradient-mix)"] if len(checkpoints) == 2 else [os.path.basename(checkpoints[0].rstrip("/"))]
     )
     if len(labels) != len(checkpoints):
         raise ValueError(f"--labels names {len(labels)} matrices but {len(checkpoints)} checkpoint(s) were given.")
+    return checkpoints, labels
+
+
+def _similarity(args, script_argv: list) -> None:
+    from ..cli import parse_script_args
+    from .similarity import checkpoint_similarity, write_similarity
+
+    checkpoints, labels = _similarity_labels(args)
     results = {}
     for label, checkpoint in zip(labels, checkpoints):
         model_args, data_args, _, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
@@ -109,6 +116,7 @@ def parser(prog: str = "python -m hf_mixtrain.analysis") -> argparse.ArgumentPar
                    help="one variant: a label, a sweep folder and the method in it (optional when it holds one); repeat")
     c.add_argument("--baseline", help="the label the others are paired with (default: the first row)")
     c.add_argument("--k", type=int, help="the K to compare (default: the one K each row's runs share)")
+    c.add_argument("--languages", help="comma-separated target languages to average over (default: the runs' targets)")
     c.add_argument("--groups", action="append", type=_checked(parse_group), metavar="NAME=LANG,LANG,...",
                    help="a group of target languages to average over besides all targets; repeat")
     c.add_argument("--output_dir", required=True, help="where compare.md, compare.csv and compare_runs.csv go")
@@ -144,14 +152,23 @@ def main(argv=None, prog: str = "python -m hf_mixtrain.analysis") -> int:
     args, rest = p.parse_known_args(argv)
     if rest and args.command != "similarity":
         p.error(f"unknown arguments for {args.command}: {' '.join(rest)}")
+    try:  # what the arguments alone show is wrong exits 2, before any run is read
+        if args.command == "compare":
+            check_labels(args.row, args.groups or [], args.baseline)
+        elif args.command == "similarity":
+            _similarity_labels(args)
+    except ValueError as err:
+        p.error(str(err))
     try:
         if args.command == "similarity":
             _similarity(args, rest)
         else:
             {"report": _report, "compare": _compare, "dynamics": _dynamics}[args.command](args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError, ImportError) as err:  # unusable runs or files, an unwritable output, no matplotlib
         print(f"{prog} {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        from ..cli import UsageError  # a task-script option of `similarity` that cannot work: a usage error
+
+        return 2 if isinstance(err, UsageError) else 1
     return 0
 
 

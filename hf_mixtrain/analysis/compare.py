@@ -7,27 +7,33 @@ Statistics, per row and per language group (the targets, plus any `--groups`):
 - a run's group score is the mean of its headline metric over the group's languages; the row gives the mean and
   the sample sd (ddof = 1) of that score across its seeds, with n;
 - paired: for every seed both the row and the baseline row ran, the row's group score minus the baseline's. Runs
-  with the same seed share their shots, data order and initialisation (and, since the oracle passes draw from a
-  forked random stream, gradient-mix differs from naive-mix only by its projections), so the paired sd is the
-  noise a difference must beat. `ahead` counts the seeds where the row is above the baseline;
-- cost: `train_runtime` from each run's `all_results.json` (the Trainer's wall clock for `train()`, evaluations
-  during training included; for two-stage methods only the last stage), and its ratio to the baseline run of the
-  same seed, mean ± sd. Ratios compare like with like only when the runs shared a machine and its load, as in one
-  sweep or sweeps run side by side;
-- surgery: per gradient-mix run, the surgeries in its `surgery_history.jsonl` and how many projected (mean per run).
+  with the same seed share their shots and initialisation, and one-step runs on the same batches share their data
+  order (gradient-mix with the oracle pool differs from naive-mix only by its projections, since the oracle passes
+  draw from a forked random stream; batch-split trains on language batches, another order), so the paired sd is
+  the noise a difference must beat. `ahead` counts the seeds where the row is above the baseline;
+- cost: `train_runtime` from each run's `all_results.json`, the Trainer's wall clock for `train()` with the
+  evaluations during training. That is the whole training for the one-step methods (naive-mix, gradient-mix); for
+  mix-ft the adaptation only (the source stage is cached), for ord-fs the last target's adaptation. Its ratio to
+  the baseline run of the same seed compares like with like only when the runs shared a machine and its load, as
+  in one sweep or sweeps run side by side;
+- surgery: per gradient-mix run, the surgeries in its `surgery_history.jsonl` and how many projected (mean per run;
+  "—" for other methods, or where a history is missing, which is logged).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Optional
 
 from ..files import write_csv, write_text
-from ..history import read_history
+from ..history import SURGERY_HISTORY_NAME, read_history
 from .report import check_runs, mean_sd
 from .store import RunRecord, collect_results
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,7 +51,7 @@ def parse_row(text: str) -> tuple[str, str, Optional[str]]:
     """`LABEL=SWEEP_DIR[:METHOD]` -> (label, sweep_dir, method or None)."""
     label, sep, rest = text.partition("=")
     if not sep or not label or not rest:
-        raise ValueError(f"--row {text!r}: write LABEL=SWEEP_DIR[:METHOD], e.g. gradient-mix=sweeps/pos:gradient-mix.")
+        raise ValueError(f"{text!r}: write LABEL=SWEEP_DIR[:METHOD], e.g. gradient-mix=sweeps/pos:gradient-mix.")
     sweep_dir, _, method = rest.rpartition(":") if ":" in rest else (rest, "", "")
     return label, sweep_dir, method or None
 
@@ -55,27 +61,41 @@ def parse_group(text: str) -> tuple[str, list]:
     name, sep, langs = text.partition("=")
     languages = [lang for lang in langs.split(",") if lang]
     if not sep or not name or not languages:
-        raise ValueError(f"--groups {text!r}: write NAME=lang,lang,..., e.g. distant=he,th,zh,id.")
+        raise ValueError(f"{text!r}: write NAME=lang,lang,..., e.g. distant=he,th,zh,id.")
+    if name == "all":
+        raise ValueError(f"{text!r}: 'all' is the group of every target; give this group another name.")
+    repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
+    if repeated:
+        raise ValueError(f"{text!r} names {', '.join(repeated)} more than once; name each language once.")
     return name, languages
+
+
+def check_labels(specs: list, groups: list, baseline: Optional[str]) -> None:
+    """Refuse a repeated row label or group name, and a baseline that is not a row label (before reading runs)."""
+    for kind, names in (("row label", [label for label, _, _ in specs]), ("group name", [name for name, _ in groups])):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"{kind} {', '.join(repeated)} given twice: give each its own.")
+    labels = [label for label, _, _ in specs]
+    if baseline is not None and baseline not in labels:
+        raise ValueError(f"--baseline {baseline!r} is not a row label ({', '.join(labels)}).")
 
 
 def load_rows(specs: list, k: Optional[int] = None) -> list[Row]:
     """The runs of each `(label, sweep_dir, method)`, at K `k` (default: the K the runs share)."""
-    labels = [label for label, _, _ in specs]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicates:
-        raise ValueError(f"Row label(s) {', '.join(duplicates)} given twice: every --row needs its own label.")
+    check_labels(specs, [], None)
     rows, cache = [], {}
     for label, sweep_dir, method in specs:
         if sweep_dir not in cache:
             cache[sweep_dir] = collect_results(sweep_dir, write=False)
         records = cache[sweep_dir]
-        methods = sorted({r.method for r in records if r.method != "zero-shot"})
+        methods = sorted({r.method for r in records})
         if method is None:
-            if len(methods) != 1:
+            trained = [m for m in methods if m != "zero-shot"]  # zero-shot rides along in most sweeps
+            if len(trained) != 1:
                 raise ValueError(f"{sweep_dir} holds the methods {', '.join(methods) or 'none'}: name one, "
                                  f"--row {label}={sweep_dir}:METHOD.")
-            method = methods[0]
+            method = trained[0]
         chosen = [r for r in records if r.method == method]
         if not chosen:
             raise ValueError(f"{sweep_dir} has no finished {method} run (it has {', '.join(methods) or 'none'}).")
@@ -91,20 +111,31 @@ def load_rows(specs: list, k: Optional[int] = None) -> list[Row]:
 
 
 def run_cost(record: RunRecord) -> dict:
-    """A run's train_runtime (None when its all_results.json lacks it) and its surgery counts."""
+    """A run's train_runtime and surgery counts; None where its files do not say (logged for a gradient-mix run)."""
     try:
         with open(os.path.join(record.run_dir, "all_results.json"), encoding="utf-8") as f:
             runtime = json.load(f).get("train_runtime")
     except (FileNotFoundError, json.JSONDecodeError):
         runtime = None
-    events = read_history(record.run_dir)
+    if record.method != "gradient-mix":
+        return dict(train_runtime=runtime, surgeries=None, projected=None)
+    if not os.path.isfile(os.path.join(record.run_dir, SURGERY_HISTORY_NAME)):
+        logger.warning("%s has no %s: its surgeries are not counted", record.run_dir, SURGERY_HISTORY_NAME)
+        return dict(train_runtime=runtime, surgeries=None, projected=None)
+    events = read_history(record.run_dir, missing_ok=False)
     return dict(train_runtime=runtime, surgeries=len(events), projected=sum(bool(e.get("projected")) for e in events))
 
 
-def compare(rows: list[Row], groups: Optional[dict] = None, baseline: Optional[str] = None) -> dict:
-    """The side-by-side tables: {"languages", "groups", "baseline", "rows": [...], "runs": [...]}."""
+def compare(rows: list[Row], groups: Optional[dict] = None, baseline: Optional[str] = None,
+            languages: Optional[list] = None) -> dict:
+    """The side-by-side tables: {"languages", "groups", "baseline", "rows": [...], "runs": [...]}.
+
+    `languages` restricts the targets averaged over (default: the runs' targets, which must then agree).
+    """
     records = [r for row in rows for r in row.runs.values()]
-    languages = check_runs(records)
+    languages = check_runs(records, languages)
+    if "all" in (groups or {}):
+        raise ValueError("'all' is the group of every target; give the group another name.")
     groups = {"all": languages, **(groups or {})}
     for name, langs in groups.items():
         unknown = [lang for lang in langs if lang not in languages]
@@ -118,13 +149,12 @@ def compare(rows: list[Row], groups: Optional[dict] = None, baseline: Optional[s
     for row in rows:
         paired_seeds = sorted(set(row.runs) & set(base.runs))
         row_costs = [costs[(row.label, s)] for s in sorted(row.runs)]
-        times = [c["train_runtime"] for c in row_costs if c["train_runtime"]]
         ratios = [costs[(row.label, s)]["train_runtime"] / costs[(base.label, s)]["train_runtime"] for s in paired_seeds
                   if costs[(row.label, s)]["train_runtime"] and costs[(base.label, s)]["train_runtime"]]
         ratio, ratio_sd = mean_sd(ratios) if ratios else (None, None)
-        cost = dict(runtime_mean=mean_sd(times)[0] if times else None, runtime_ratio=ratio, runtime_ratio_sd=ratio_sd,
-                    surgeries=mean_sd([c["surgeries"] for c in row_costs])[0],
-                    projected=mean_sd([c["projected"] for c in row_costs])[0])
+        cost = dict(runtime_mean=_mean(c["train_runtime"] for c in row_costs), runtime_ratio=ratio,
+                    runtime_ratio_sd=ratio_sd, surgeries=_mean(c["surgeries"] for c in row_costs),
+                    projected=_mean(c["projected"] for c in row_costs))
         for name, langs in groups.items():
             scores = {seed: r.average(langs) for seed, r in row.runs.items()}
             mean, sd = mean_sd(list(scores.values()))
@@ -141,6 +171,12 @@ def compare(rows: list[Row], groups: Optional[dict] = None, baseline: Optional[s
                              **{lang: r.scores[lang] for lang in [r.source] + languages}, run_dir=r.run_dir))
     return dict(languages=languages, source=records[0].source, metric=records[0].metric, groups=groups,
                 baseline=base.label, rows=table, runs=runs)
+
+
+def _mean(values) -> Optional[float]:
+    """The mean of the values that are known (None where none is)."""
+    known = [v for v in values if v is not None]
+    return mean_sd(known)[0] if known else None
 
 
 def _num(value, digits=2, sign=False) -> str:
@@ -167,7 +203,7 @@ def compare_markdown(result: dict) -> str:
             c = cells[g]
             row.append("—" if not c["paired_n"] else
                        f"{_num(c['paired_mean'], sign=True)} ± {_num(c['paired_sd'])}, ahead {c['ahead']}/{c['paired_n']}")
-        row.append("—" if first["method"] != "gradient-mix" else f"{first['surgeries']:.1f} / {first['projected']:.1f}")
+        row.append("—" if first["surgeries"] is None else f"{first['surgeries']:.1f} / {first['projected']:.1f}")
         row.append(_num(first["runtime_mean"], 0))
         ratio = first["runtime_ratio"]
         row.append("—" if ratio is None else f"{ratio:.2f}" + (f" ± {first['runtime_ratio_sd']:.2f}" if first["runtime_ratio_sd"] is not None else ""))
@@ -189,9 +225,10 @@ def language_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_compare(rows: list[Row], output_dir: str, groups: Optional[dict] = None, baseline: Optional[str] = None) -> dict:
+def write_compare(rows: list[Row], output_dir: str, groups: Optional[dict] = None, baseline: Optional[str] = None,
+                  languages: Optional[list] = None) -> dict:
     """compare.md, compare.csv (one line per row and group) and compare_runs.csv (one per run), atomically."""
-    result = compare(rows, groups, baseline)
+    result = compare(rows, groups, baseline, languages)
     group_names = list(result["groups"])
     paths = {
         "compare.csv": write_csv(

@@ -54,7 +54,7 @@ def check_runs(records: list[RunRecord], languages: Optional[list] = None) -> li
             values[getattr(r, key)].append(r.run_dir)
         if len(values) > 1:
             examples = "; ".join(f"{v!r}: {dirs[0]}" for v, dirs in values.items())
-            raise ValueError(f"The runs disagree on the {key} ({examples}). Report one sweep at a time.")
+            raise ValueError(f"The runs disagree on the {key} ({examples}): report or compare runs of one {key}.")
     if languages is not None:
         for r in records:
             missing = [lang for lang in languages if lang not in r.targets]

@@ -27,6 +27,8 @@ def method_conflict(method: str, selection: Optional[str], push_to_hub: bool) ->
         return (f"--push_to_hub: {method} trains one model per target language; push a one-model method "
                 f"({', '.join(ONE_MODEL)}).")
     return None
+
+
 DEFAULT_UNIT = {"ner": "sentences", "pos": "sentences", "qa": "questions", "xnli": "per_class"}
 VALID_UNITS = {"ner": ("sentences", "labels"), "pos": ("sentences", "labels"), "qa": ("questions",),
                "xnli": ("per_class", "sentences")}
