@@ -406,6 +406,16 @@ def test_compare_pairs_by_seed_by_hand(tmp_path):
     assert (grad["surgeries"], grad["projected"]) == (4, 3)  # seed 1's only
 
 
+def test_compare_of_single_runs_shows_no_sd(tmp_path):
+    from hf_mixtrain.analysis.compare import load_rows, write_compare
+
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    write_run(a, "naive-mix", 10, 1, {"en": 90, "de": 80, "fr": 70})
+    write_run(b, "gradient-mix", 10, 1, {"en": 90, "de": 83, "fr": 70})
+    text = open(write_compare(load_rows([("naive", a, None), ("gradient", b, None)]), str(tmp_path / "o"))["compare.md"]).read()
+    assert "| gradient (K=10) | 76.50 (n=1) | +1.50, ahead 1/1 | — | — | — |" in text  # no surgery history, no runtime
+
+
 def test_compare_cli_and_its_errors(tmp_path, capsys):
     a, b = _two_sweeps(tmp_path)
     out = str(tmp_path / "cmp")

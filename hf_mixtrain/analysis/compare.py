@@ -179,6 +179,11 @@ def _mean(values) -> Optional[float]:
     return mean_sd(known)[0] if known else None
 
 
+def _sd(sd: Optional[float]) -> str:
+    """' ± sd', or nothing where a single value has no sample sd."""
+    return "" if sd is None else f" ± {sd:.2f}"
+
+
 def _num(value, digits=2, sign=False) -> str:
     if value is None:
         return "—"
@@ -198,15 +203,15 @@ def compare_markdown(result: dict) -> str:
     for label, cells in by_label.items():
         first = cells[groups[0]]
         row = [f"{label} (K={first['k']})"]
-        row += [f"{_num(cells[g]['mean'])} ± {_num(cells[g]['sd'])} (n={cells[g]['n']})" for g in groups]
+        row += [f"{_num(cells[g]['mean'])}{_sd(cells[g]['sd'])} (n={cells[g]['n']})" for g in groups]
         for g in groups:
             c = cells[g]
             row.append("—" if not c["paired_n"] else
-                       f"{_num(c['paired_mean'], sign=True)} ± {_num(c['paired_sd'])}, ahead {c['ahead']}/{c['paired_n']}")
+                       f"{_num(c['paired_mean'], sign=True)}{_sd(c['paired_sd'])}, ahead {c['ahead']}/{c['paired_n']}")
         row.append("—" if first["surgeries"] is None else f"{first['surgeries']:.1f} / {first['projected']:.1f}")
         row.append(_num(first["runtime_mean"], 0))
         ratio = first["runtime_ratio"]
-        row.append("—" if ratio is None else f"{ratio:.2f}" + (f" ± {first['runtime_ratio_sd']:.2f}" if first["runtime_ratio_sd"] is not None else ""))
+        row.append("—" if ratio is None else f"{ratio:.2f}{_sd(first['runtime_ratio_sd'])}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
