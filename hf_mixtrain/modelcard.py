@@ -29,6 +29,7 @@ from .arguments import METHODS, MixTrainingArguments
 from .card_text import METHOD_DESCRIPTIONS, USAGE
 
 logger = logging.getLogger(__name__)
+_warned = {"no_dataset_id": False}
 
 TEMPLATE_NAME = "model_card_template.md"
 CARD_NAME = "README.md"
@@ -157,8 +158,11 @@ class ModelCardInfo:
                 "0-1 scores, multiply them by 100.",
                 ", ".join(f"{v:g}" for v in values[:5]),
             )
-        if self.results and not (self.eval_dataset or self.datasets):
+        if self.results and not (self.eval_dataset or self.datasets) and not _warned["no_dataset_id"]:
             # Local data has no Hub id to cite: the text keeps the results table, the metadata has no model-index.
+            # Said once per process: every save renders a copy of the info (dataclasses.replace), and a run saves
+            # its card several times.
+            _warned["no_dataset_id"] = True
             logger.warning(
                 "The model card's results have no test-set dataset id (local data?): they appear in the card's text "
                 "but not as model-index entries. Set eval_dataset= (or datasets=) to a Hub id to add them."

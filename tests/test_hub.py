@@ -484,3 +484,14 @@ def test_generic_label_names_are_flagged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hf_mixtrain.trainer"):
         trainer.save_model_card()
     assert "id2label/label2id" in caplog.text
+
+
+def test_local_data_warning_is_logged_once_per_process(caplog, monkeypatch):
+    import dataclasses
+    from hf_mixtrain import modelcard
+    monkeypatch.setitem(modelcard._warned, "no_dataset_id", False)
+    with caplog.at_level(logging.WARNING, logger="hf_mixtrain.modelcard"):
+        info = ModelCardInfo(task="ner", base_model="b", languages=["en", "de"], results={"de": {"f1": 71.0}})
+        for _ in range(3):  # each save renders a copy, as ModelCardMixin does
+            dataclasses.replace(info, results={"de": {"f1": 72.0}})
+    assert caplog.text.count("no test-set dataset id") == 1
