@@ -30,7 +30,7 @@ from typing import Optional
 
 from ..files import write_csv, write_text
 from ..history import SURGERY_HISTORY_NAME, read_history
-from .report import check_runs, mean_sd
+from .report import check_runs, format_sd, markdown_table, mean_sd, mean_sd_cell
 from .store import RunRecord, collect_results
 
 logger = logging.getLogger(__name__)
@@ -179,11 +179,6 @@ def _mean(values) -> Optional[float]:
     return mean_sd(known)[0] if known else None
 
 
-def _sd(sd: Optional[float]) -> str:
-    """' ± sd', or nothing where a single value has no sample sd."""
-    return "" if sd is None else f" ± {sd:.2f}"
-
-
 def _num(value, digits=2, sign=False) -> str:
     if value is None:
         return "—"
@@ -196,38 +191,37 @@ def compare_markdown(result: dict) -> str:
     header = ["variant"] + [f"{g} ({','.join(result['groups'][g])})" if g != "all" else "all targets" for g in groups]
     header += [f"paired vs {result['baseline']}: {g}" for g in groups]
     header += ["surgeries / projected per run", "train_runtime (s)", f"time / {result['baseline']} (paired)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    by_label = {}
+    rows, by_label = [], {}
     for out in result["rows"]:
         by_label.setdefault(out["label"], {})[out["group"]] = out
     for label, cells in by_label.items():
         first = cells[groups[0]]
         row = [f"{label} (K={first['k']})"]
-        row += [f"{_num(cells[g]['mean'])}{_sd(cells[g]['sd'])} (n={cells[g]['n']})" for g in groups]
+        row += [mean_sd_cell(cells[g]["mean"], cells[g]["sd"], cells[g]["n"]) for g in groups]
         for g in groups:
             c = cells[g]
             row.append("—" if not c["paired_n"] else
-                       f"{_num(c['paired_mean'], sign=True)}{_sd(c['paired_sd'])}, ahead {c['ahead']}/{c['paired_n']}")
+                       f"{_num(c['paired_mean'], sign=True)}{format_sd(c['paired_sd'])}, ahead {c['ahead']}/{c['paired_n']}")
         row.append("—" if first["surgeries"] is None else f"{first['surgeries']:.1f} / {first['projected']:.1f}")
         row.append(_num(first["runtime_mean"], 0))
         ratio = first["runtime_ratio"]
-        row.append("—" if ratio is None else f"{ratio:.2f}{_sd(first['runtime_ratio_sd'])}")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        row.append("—" if ratio is None else f"{ratio:.2f}{format_sd(first['runtime_ratio_sd'])}")
+        rows.append(row)
+    return markdown_table(header, rows)
 
 
 def language_table(result: dict) -> str:
     """Per-language mean across seeds, one column per row."""
     labels = list(dict.fromkeys(run["label"] for run in result["runs"]))
     langs = [result["source"]] + result["languages"]
-    lines = ["| language | " + " | ".join(labels) + " |", "|---|" + "|".join("---" for _ in labels) + "|"]
+    rows = []
     for lang in langs:
         cells = []
         for label in labels:
             values = [run[lang] for run in result["runs"] if run["label"] == label]
             cells.append(f"{sum(values) / len(values):.2f}")
-        lines.append(f"| {lang}{' (source)' if lang == result['source'] else ''} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([f"{lang}{' (source)' if lang == result['source'] else ''}"] + cells)
+    return markdown_table(["language"] + labels, rows)
 
 
 def write_compare(rows: list[Row], output_dir: str, groups: Optional[dict] = None, baseline: Optional[str] = None,

@@ -141,14 +141,19 @@ def all_gains(report: Report, method: str, baseline: str) -> dict:
 # ---- formatting ----------------------------------------------------------------------------------------------
 
 
-def _cell(mean: Optional[float], sd: Optional[float], n: Optional[int] = None) -> str:
+def format_sd(sd: Optional[float]) -> str:
+    """' ± sd', or nothing where a single value has no sample sd."""
+    return "" if sd is None else f" ± {sd:.2f}"
+
+
+def mean_sd_cell(mean: Optional[float], sd: Optional[float], n: Optional[int] = None) -> str:
+    """'mean ± sd (n=N)'; '-' where there is no value."""
     if mean is None:
         return "-"
-    text = f"{mean:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
-    return text + (f" (n={n})" if n is not None else "")
+    return f"{mean:.2f}{format_sd(sd)}" + (f" (n={n})" if n is not None else "")
 
 
-def _table(header: list, rows: list) -> str:
+def markdown_table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
@@ -163,9 +168,9 @@ def summary_markdown(report: Report) -> str:
         row = [f"{PAPER_NAMES.get(m, m)} (`{m}`)"]
         for k in ks:
             c = cells.get((m, k))
-            row.append(_cell(c["mean"], c["sd"], c["n"]) if c else "-")
+            row.append(mean_sd_cell(c["mean"], c["sd"], c["n"]) if c else "-")
         rows.append(row)
-    return _table(["method"] + [f"K={k}" for k in ks], rows)
+    return markdown_table(["method"] + [f"K={k}" for k in ks], rows)
 
 
 def language_markdown(report: Report, k: int) -> str:
@@ -181,7 +186,7 @@ def language_markdown(report: Report, k: int) -> str:
         rows.append([label] + [f"{means[(m, kk, lang)]:.2f}" for m, kk in columns])
     averages = {(r["method"], r["k"]): r["mean"] for r in report.summary}
     rows.append(["**average (targets)**"] + [f"{averages[c]:.2f}" for c in columns])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def gains_markdown(gains: dict, method: str, baseline: str) -> str:
