@@ -182,8 +182,19 @@ def end_distributed() -> None:
     A gloo or NCCL group left to interpreter exit can abort one rank ("terminate called without an active
     exception") after the results are written, which turns a finished run into a failed launch.
     """
+    import time
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+        # gloo retires a finished collective on its worker thread, which takes the GIL to free the tensors the work
+        # held. The group's destructor (run when the last holder, the DDP reducer, goes) joins those threads while
+        # holding the GIL: a rank that gets there before its worker thread has run deadlocks (py-spy: main thread in
+        # ~ProcessGroupGloo -> thread::join, worker in ~AsyncBarrierWork waiting for the GIL; 2 launches in 91 of a
+        # 2-process run on a loaded 2-core machine). Sleeping gives up the GIL and the core so the threads finish.
+        time.sleep(GLOO_RETIRE_S)
         dist.destroy_process_group()
+
+
+GLOO_RETIRE_S = 0.2

@@ -16,7 +16,13 @@ def run(out, *extra, procs=1):
     env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"] if procs > 1 else [sys.executable]
     cmd = launcher + [SCRIPT, "--out", str(out), *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as e:
+        # The ranks dump their stacks and exit after train_tiny.HANG_S, so a timeout here means the launcher itself
+        # stuck; what the ranks wrote tells whether training had finished.
+        written = sorted(os.listdir(out)) if os.path.isdir(out) else []
+        pytest.fail(f"launch timed out; ranks wrote {written}\nstdout: {tail(e.stdout)}\nstderr: {tail(e.stderr)}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = []
     for rank in range(procs):
@@ -25,6 +31,11 @@ def run(out, *extra, procs=1):
         assert info["world_size"] == procs
         ranks.append((torch.load(os.path.join(out, f"params_rank{rank}.pt")), info["history"]))
     return ranks
+
+
+def tail(output, chars=3000):
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+    return text[-chars:]
 
 
 def max_diff(a, b):

@@ -4,6 +4,7 @@ Every process writes its final parameters and surgery history to --out, so tests
 """
 
 import argparse
+import faulthandler
 import json
 import os
 import sys
@@ -18,7 +19,13 @@ from hf_mixtrain import GradientMixTrainer, MixTrainingArguments  # noqa: E402
 from hf_mixtrain.cli import end_distributed  # noqa: E402
 
 
+# A rank still alive after this long is stuck (a run takes seconds): it prints every thread's stack to stderr and
+# exits, so that the launch fails with where it stuck instead of running into the test's timeout without a word.
+HANG_S = 240
+
+
 def main():
+    faulthandler.dump_traceback_later(HANG_S, exit=True)
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
     p.add_argument("--method", default="gradient-mix")
