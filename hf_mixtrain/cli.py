@@ -176,6 +176,10 @@ def exit_on_error(run, prog: str) -> int:
     return 0
 
 
+# How long end_distributed leaves gloo's worker threads to retire their last work (see there).
+GLOO_RETIRE_S = 0.2
+
+
 def end_distributed() -> None:
     """Wait for every process, then tear the process group down.
 
@@ -195,6 +199,3 @@ def end_distributed() -> None:
         # 2-process run on a loaded 2-core machine). Sleeping gives up the GIL and the core so the threads finish.
         time.sleep(GLOO_RETIRE_S)
         dist.destroy_process_group()
-
-
-GLOO_RETIRE_S = 0.2
