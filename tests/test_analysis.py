@@ -31,6 +31,7 @@ from hf_mixtrain.analysis import (
 )
 from hf_mixtrain.analysis.__main__ import main as analysis_main
 from hf_mixtrain.analysis.dynamics import rolling_mean
+from hf_mixtrain.analysis.similarity import SimilarityResult
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -299,6 +300,45 @@ def test_cluster_order_groups_similar_languages():
     assert abs(order.index(0) - order.index(2)) == 1 and abs(order.index(1) - order.index(3)) == 1
 
 
+def test_similarity_group_means_by_hand():
+    languages = ["en", "de", "nl", "he", "zh"]
+    cos = np.array([
+        [1.0, 0.5, 0.4, 0.1, 0.0],
+        [0.5, 1.0, 0.6, 0.2, -0.2],
+        [0.4, 0.6, 1.0, 0.3, 0.1],
+        [0.1, 0.2, 0.3, 1.0, -0.4],
+        [0.0, -0.2, 0.1, -0.4, 1.0],
+    ])
+    result = SimilarityResult(languages, cos, cos, {lang: 5 for lang in languages})
+    summary = result.summary({"close": ["de", "nl"], "distant": ["he", "zh"], "source": ["en"]})
+    assert summary["group_means"] == pytest.approx({
+        "close": 0.6,  # de-nl
+        "distant": -0.4,  # he-zh
+        "source": None,  # one language: no pair within it
+        "close x distant": (0.2 - 0.2 + 0.3 + 0.1) / 4,
+        "close x source": (0.5 + 0.4) / 2,
+        "distant x source": (0.1 + 0.0) / 2,
+    })
+    assert summary["negative_pairs"] == 2 and sorted(summary["conflicting"]) == ["de-zh", "he-zh"]
+    assert "group_means" not in result.summary()
+    with pytest.raises(ValueError, match=r"group 'far' names th, not among the matrix's languages"):
+        result.summary({"far": ["he", "th"]})
+
+
+def test_similarity_cli_refuses_a_group_language_outside_the_matrix_before_any_work(tmp_path, capsys):
+    code = analysis_main([
+        "similarity", "--task", "pos", "--model_name_or_path", str(tmp_path / "no-such-model"), "--output_dir",
+        str(tmp_path / "sim"), "--groups", "far=de,th", "--target_languages", "de,mr", "--k_shot", "3",
+    ])
+    assert code == 2  # before the (missing) checkpoint is opened
+    assert "--groups: group 'far' names th, not among the matrix's languages (en, de, mr)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        analysis_main(["similarity", "--task", "pos", "--model_name_or_path", "m", "--output_dir", str(tmp_path),
+                       "--groups", "a=de", "--groups", "a=mr"])
+    assert exit_info.value.code == 2
+    assert "group name a given twice" in capsys.readouterr().err
+
+
 def test_similarity_cli_writes_heatmap_and_csv(tmp_path, monkeypatch, capsys):
     install_fake_hub(monkeypatch)
     model_dir = tmp_path / "model"
@@ -310,6 +350,7 @@ def test_similarity_cli_writes_heatmap_and_csv(tmp_path, monkeypatch, capsys):
         "similarity", "--task", "pos", "--model_name_or_path", str(model_dir), "--compare_model_name_or_path",
         str(model_dir), "--labels", "before,after", "--output_dir", str(out), "--order", "clustered",
         "--target_languages", "de,mr", "--k_shot", "3", "--seed", "1", "--use_cpu", "true", "--max_seq_length", "32",
+        "--groups", "targets=de,mr", "--groups", "source=en",
     ])
     with open(out / "similarity_before.csv") as f:
         rows = list(csv.reader(f))
@@ -321,6 +362,9 @@ def test_similarity_cli_writes_heatmap_and_csv(tmp_path, monkeypatch, capsys):
     summary = json.loads((out / "similarity_summary.json").read_text())
     assert summary["before"]["pool_rows"] == {"en": 3, "de": 3, "mr": 3}
     assert summary["before"]["pairs"] == 3
+    assert summary["before"]["group_means"] == pytest.approx(  # from the CSV: rows en, de, mr
+        {"targets": matrix[1, 2], "source": None, "targets x source": (matrix[0, 1] + matrix[0, 2]) / 2}
+    )
     assert (out / "similarity.png").read_bytes()[:8] == PNG
     assert "language pairs conflict" in capsys.readouterr().out
 

@@ -65,22 +65,30 @@ def _similarity_labels(args) -> tuple[list, list]:
 
 
 def _similarity(args, script_argv: list) -> None:
-    from ..cli import parse_script_args
-    from .similarity import checkpoint_similarity, write_similarity
+    from ..cli import UsageError, parse_script_args
+    from .similarity import check_groups, checkpoint_similarity, write_similarity
 
     checkpoints, labels = _similarity_labels(args)
+    groups = dict(args.groups or [])
     results = {}
     for label, checkpoint in zip(labels, checkpoints):
         model_args, data_args, _, training_args = parse_script_args(args.task, script_argv + ["--model_name_or_path", checkpoint])
+        if groups and data_args.targets:  # the matrix's languages are known from the arguments: check before the work
+            try:
+                check_groups(groups, ([] if args.no_source else [training_args.source_language]) + data_args.targets)
+            except ValueError as err:
+                raise UsageError(f"--groups: {err}") from None
         results[label] = checkpoint_similarity(
             args.task, model_args, data_args, training_args, source_rows=args.source_rows,
             include_source=not args.no_source, batch_size=args.similarity_batch_size, work_dir=args.work_dir,
         )
-    paths = write_similarity(results, args.output_dir, order=args.order, plots=not args.no_plots)
+    paths = write_similarity(results, args.output_dir, order=args.order, plots=not args.no_plots, groups=groups)
     for label, result in results.items():
-        s = result.summary()
+        s = result.summary(groups)
         print(f"{label}: {s['negative_pairs']} of {s['pairs']} language pairs conflict; mean off-diagonal cosine "
               f"{s['mean_off_diagonal']:.3f}" if s["pairs"] else f"{label}: a single language")
+        for name, value in s.get("group_means", {}).items():
+            print(f"  mean cosine {name}: " + ("no pair" if value is None else f"{value:.3f}"))
     print(f"Wrote {', '.join(sorted(paths))} into {args.output_dir}")
 
 
@@ -139,6 +147,9 @@ def parser(prog: str = "python -m hf_mixtrain.analysis") -> argparse.ArgumentPar
     s.add_argument("--no_source", action="store_true", help="target languages only")
     s.add_argument("--similarity_batch_size", type=int, default=32, help="rows per forward/backward pass (default 32)")
     s.add_argument("--order", choices=["given", "clustered"], default="given", help="language order on the axes")
+    s.add_argument("--groups", action="append", type=_checked(parse_group), metavar="NAME=LANG,LANG,...",
+                   help="a group of languages whose mean cosine, within it and with each other group, goes into "
+                        "the summary; repeat")
     s.add_argument("--work_dir", help="where the per-language gradients are stored meanwhile (default: system temp)")
     s.add_argument("--no_plots", action="store_true")
     return p
@@ -157,6 +168,7 @@ def main(argv=None, prog: str = "python -m hf_mixtrain.analysis") -> int:
             check_labels(args.row, args.groups or [], args.baseline)
         elif args.command == "similarity":
             _similarity_labels(args)
+            check_labels([], args.groups or [], None)
     except ValueError as err:
         p.error(str(err))
     try:

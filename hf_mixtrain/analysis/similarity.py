@@ -52,18 +52,50 @@ class SimilarityResult:
     pool_rows: dict  # language -> rows in its pool
     checkpoint: str = ""
 
-    def summary(self) -> dict:
-        """Mean off-diagonal cosine, the share and list of conflicting (negative) pairs."""
+    def summary(self, groups: Optional[dict] = None) -> dict:
+        """Mean off-diagonal cosine, the share and list of conflicting (negative) pairs, and with `groups`
+        ({name: [lang, ...]}) the mean cosine within each group and between each two (`group_means`)."""
         n = len(self.languages)
         upper = [(i, j) for i in range(n) for j in range(i + 1, n)]
         values = [float(self.cosine[i, j]) for i, j in upper]
         negative = [f"{self.languages[i]}-{self.languages[j]}" for (i, j), v in zip(upper, values) if v < 0]
-        return dict(
+        summary = dict(
             checkpoint=self.checkpoint, languages=self.languages, pool_rows=self.pool_rows,
             mean_off_diagonal=float(np.mean(values)) if values else None,
             negative_pairs=len(negative), pairs=len(values),
             negative_share=len(negative) / len(values) if values else None, conflicting=negative,
         )
+        if groups:
+            summary["group_means"] = group_means(self.cosine, self.languages, groups)
+        return summary
+
+
+def check_groups(groups: dict, languages: list) -> None:
+    """Refuse a group naming a language the matrix does not have."""
+    for name, langs in groups.items():
+        unknown = [lang for lang in langs if lang not in languages]
+        if unknown:
+            raise ValueError(f"group {name!r} names {', '.join(unknown)}, not among the matrix's languages "
+                             f"({', '.join(languages)}); name only those.")
+
+
+def group_means(cosine: np.ndarray, languages: list, groups: dict) -> dict:
+    """{"a": mean cos over the pairs within group a, "a x b": over the pairs with one language in each}. A group
+    of one language has no pair within it (None); a language in both groups of a cross pair is paired only with
+    the others (no diagonal ones)."""
+    check_groups(groups, languages)
+    index = {lang: i for i, lang in enumerate(languages)}
+
+    def mean(pairs):
+        values = [float(cosine[index[a], index[b]]) for a, b in pairs if a != b]
+        return float(np.mean(values)) if values else None
+
+    names = list(groups)
+    means = {name: mean((a, b) for k, a in enumerate(groups[name]) for b in groups[name][k + 1:]) for name in names}
+    for k, first in enumerate(names):
+        for second in names[k + 1:]:
+            means[f"{first} x {second}"] = mean((a, b) for a in groups[first] for b in groups[second])
+    return means
 
 
 # ---- the matrix ------------------------------------------------------------------------------------------------
@@ -259,8 +291,10 @@ def plot_heatmaps(matrices: dict, languages: list, path: str, order: str = "give
     return save_figure(fig, path)
 
 
-def write_similarity(results: dict, output_dir: str, order: str = "given", plots: bool = True) -> dict:
-    """For {label: SimilarityResult} (one, or "before"/"after"): a CSV per matrix, a summary JSON, one heatmap PNG."""
+def write_similarity(results: dict, output_dir: str, order: str = "given", plots: bool = True,
+                     groups: Optional[dict] = None) -> dict:
+    """For {label: SimilarityResult} (one, or "before"/"after"): a CSV per matrix, a summary JSON (with `groups`'
+    mean cosines, see `SimilarityResult.summary`), one heatmap PNG."""
     languages = next(iter(results.values())).languages
     for label, result in results.items():
         if result.languages != languages:
@@ -270,7 +304,7 @@ def write_similarity(results: dict, output_dir: str, order: str = "given", plots
         name = f"similarity_{_slug(label)}.csv" if len(results) > 1 else "similarity.csv"
         paths[name] = write_matrix_csv(os.path.join(output_dir, name), result.cosine, languages)
     paths["similarity_summary.json"] = write_json(
-        os.path.join(output_dir, "similarity_summary.json"), {label: r.summary() for label, r in results.items()}
+        os.path.join(output_dir, "similarity_summary.json"), {label: r.summary(groups) for label, r in results.items()}
     )
     if plots:
         paths["similarity.png"] = plot_heatmaps({label: r.cosine for label, r in results.items()}, languages,
