@@ -107,7 +107,8 @@ def test_report_files(tmp_path):
     assert "| gradient-mix-train (`gradient-mix`) | - | 83.50 ± 0.71 (n=2) |" in text
     assert "| Zero-Shot (`zero-shot`) | 76.00 ± 1.73 (n=3) | - |" in text
     assert "gradient-mix K=5 lacks seed 3" in text
-    assert "- K=5: de +4.00, fr +0.33" in text  # over naive-mix: de 89 - 85, fr 78 - 233/3
+    # over naive-mix, paired on seeds 1-2 (gradient-mix lacks seed 3): de (5 + 2) / 2, fr (1 + 2) / 2
+    assert "- K=5 (2 seed(s) paired): de +3.50, fr +1.50" in text
     with open(paths["summary.csv"]) as f:
         summary = {(r["method"], r["k"]): r for r in csv.DictReader(f)}
     assert float(summary[("naive-mix", "5")]["mean"]) == pytest.approx(244 / 3)
@@ -143,6 +144,23 @@ def test_top_gains_hand_made():
     over_naive = top_gains(report, "gradient-mix", "naive-mix", top=2)
     assert [(g["lang"], g["gain"]) for g in over_naive[5]] == [("f", 10), ("b", 3)]
     assert top_gains(report, "gradient-mix", "mix-ft") == {}
+
+
+def test_top_gains_pair_by_seed_and_skip_unpaired_seeds():
+    from hf_mixtrain.analysis.store import RunRecord
+
+    def run(method, seed, a, b):
+        scores = {"en": 90, "a": a, "b": b}
+        return RunRecord("pos", method, 5, seed, "accuracy", "en", ("a", "b"), scores, f"/{method}{seed}")
+
+    records = [
+        run("gradient-mix", 1, 60, 50), run("gradient-mix", 2, 70, 40), run("gradient-mix", 4, 0, 0),  # 4: unpaired
+        run("naive-mix", 1, 58, 52), run("naive-mix", 2, 66, 44), run("naive-mix", 3, 100, 100),  # 3: unpaired
+    ]
+    gains = top_gains(aggregate(records), "gradient-mix", "naive-mix")[5]
+    # seeds 1 and 2: a (60-58 + 70-66)/2 = +3, b (50-52 + 40-44)/2 = -3; seeds 3 and 4 take no part
+    assert [(g["lang"], g["gain"], g["seeds"]) for g in gains] == [("a", 3.0, 2), ("b", -3.0, 2)]
+    assert gains[0]["method_mean"] == 65 and gains[0]["baseline_mean"] == 62
 
 
 def test_store_errors_and_incomplete_runs(tmp_path):

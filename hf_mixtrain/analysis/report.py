@@ -4,7 +4,9 @@ Statistics, as in the paper: a run's score is the mean of its headline metric ov
 source language excluded); the table gives, per method and K, the mean and the SAMPLE standard deviation
 (ddof = 1) of that score across seeds, with the number of seeds n (sd is undefined for n = 1 and left blank).
 zero-shot is K = 0. Per-language tables give the mean (and sample sd) across seeds of each language's score.
-The gain of a method over a baseline on a language is the difference of their means across seeds.
+The gain of a method over a baseline on a language is the mean, over the seeds both ran, of the per-seed
+difference (paired by seed: the same shots and data order), which is the difference of their means over those
+seeds; a seed only one of them ran takes no part.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Report:
     summary: list  # rows: method, k, n, seeds, missing_seeds, mean, sd
     per_language: list  # rows: method, k, lang, n, mean, sd
     runs: list  # rows: method, k, seed, average, run_dir
+    scores: dict  # (method, k, seed) -> {language: score}, source included
 
 
 def aggregate(records: list[RunRecord], languages: Optional[list] = None) -> Report:
@@ -96,6 +99,7 @@ def aggregate(records: list[RunRecord], languages: Optional[list] = None) -> Rep
         groups[(r.method, r.k)].append(r)
     seeds = sorted({r.seed for r in records})
     summary, per_language, runs = [], [], []
+    scores = {(r.method, r.k, r.seed): dict(r.scores) for r in records}
     for (method, k), group in sorted(groups.items(), key=lambda item: (method_key(item[0][0]), item[0][1])):
         group = sorted(group, key=lambda r: r.seed)
         averages = [r.average(languages) for r in group]
@@ -111,24 +115,29 @@ def aggregate(records: list[RunRecord], languages: Optional[list] = None) -> Rep
         if row["missing_seeds"]:
             logger.warning("%s K=%d: seed(s) %s missing; its mean is over %d seed(s)", row["method"], row["k"],
                            row["missing_seeds"], row["n"])
-    return Report(records[0].metric, records[0].source, languages, seeds, summary, per_language, runs)
+    return Report(records[0].metric, records[0].source, languages, seeds, summary, per_language, runs, scores)
 
 
 def top_gains(report: Report, method: str = "gradient-mix", baseline: str = "ord-fs", top: int = 5) -> dict:
-    """Per K where both ran: the `top` target languages by gain of `method` over `baseline`, largest first.
+    """Per K where both ran a common seed: the `top` target languages by gain of `method` over `baseline`, paired
+    by seed (module docstring), largest first.
 
-    Returns `{k: [dict(lang, gain, method_mean, baseline_mean), ...]}`; ties are broken by language code.
+    Returns `{k: [dict(lang, gain, method_mean, baseline_mean, seeds), ...]}`, the means over the paired seeds
+    (`seeds`, their number); ties are broken by language code.
     """
-    means = {(row["method"], row["k"], row["lang"]): row["mean"] for row in report.per_language}
     out = {}
     for k in sorted({row["k"] for row in report.summary}):
-        if (method, k, report.languages[0]) not in means or (baseline, k, report.languages[0]) not in means:
+        paired = sorted({seed for m, kk, seed in report.scores if (m, kk) == (method, k)}
+                        & {seed for m, kk, seed in report.scores if (m, kk) == (baseline, k)})
+        if not paired:
             continue
-        gains = [
-            dict(lang=lang, gain=means[(method, k, lang)] - means[(baseline, k, lang)],
-                 method_mean=means[(method, k, lang)], baseline_mean=means[(baseline, k, lang)])
-            for lang in report.languages
-        ]
+        gains = []
+        for lang in report.languages:
+            ours = [report.scores[(method, k, seed)][lang] for seed in paired]
+            theirs = [report.scores[(baseline, k, seed)][lang] for seed in paired]
+            gains.append(dict(lang=lang, gain=math.fsum(a - b for a, b in zip(ours, theirs)) / len(paired),
+                              method_mean=math.fsum(ours) / len(paired), baseline_mean=math.fsum(theirs) / len(paired),
+                              seeds=len(paired)))
         out[k] = sorted(gains, key=lambda g: (-g["gain"], g["lang"]))[:top]
     return out
 
@@ -193,7 +202,7 @@ def gains_markdown(gains: dict, method: str, baseline: str) -> str:
     parts = []
     for k, rows in gains.items():
         text = ", ".join(f"{g['lang']} {g['gain']:+.2f}" for g in rows)
-        parts.append(f"- K={k}: {text}")
+        parts.append(f"- K={k} ({rows[0]['seeds']} seed(s) paired): {text}")
     return "\n".join(parts) if parts else f"- (no K where both {method} and {baseline} ran)"
 
 
@@ -298,7 +307,7 @@ def write_report(
             continue
         gains = top_gains(report, "gradient-mix", baseline, top)
         sections += ["", f"## Top {top} languages by gain of gradient-mix over {baseline}", "",
-                     "Gain = mean across seeds of gradient-mix minus that of " + baseline + ".", "",
+                     f"Gain = mean over the seeds both ran of gradient-mix minus {baseline}, paired by seed.", "",
                      gains_markdown(gains, "gradient-mix", baseline)]
         gain_rows += [dict(baseline=baseline, k=k, rank=i + 1, **g) for k, rows in gains.items() for i, g in enumerate(rows)]
         if plots and gains:
@@ -306,8 +315,10 @@ def write_report(
             paths[name] = plot_gains(all_gains(report, "gradient-mix", baseline), "gradient-mix", baseline,
                                      os.path.join(output_dir, name))
             sections += ["", f"![gains over {baseline}]({name})"]
-    paths["top_gains.csv"] = write_csv(os.path.join(output_dir, "top_gains.csv"), gain_rows,
-                                       ["baseline", "k", "rank", "lang", "gain", "method_mean", "baseline_mean"])
+    paths["top_gains.csv"] = write_csv(
+        os.path.join(output_dir, "top_gains.csv"), gain_rows,
+        ["baseline", "k", "rank", "lang", "gain", "method_mean", "baseline_mean", "seeds"],
+    )
     sections += ["", "## Per language", "", "Mean across seeds of each language's test score."]
     for k in sorted({r["k"] for r in report.summary if r["k"] > 0}) or [0]:
         sections += ["", f"### K={k}", "", language_markdown(report, k)]
