@@ -26,6 +26,7 @@ from datasets import concatenate_datasets
 
 from .arguments import DataArguments, MethodArguments, MixTrainingArguments, ModelArguments
 from .data.assembly import ONE_MODEL, method_conflict
+from .environment import environment
 from .experiment import Experiment, prepare
 from .modelcard import ModelCardInfo, training_command
 from .offline.build import model_origin
@@ -184,6 +185,7 @@ def run_method(
         "average_excludes_source": True,
         "data_sources": exp.mixed.sources,
         "tokenizer_coverage": {lang: dataclasses.asdict(c) for lang, c in exp.coverage.items()},
+        "environment": environment(args.world_size),
     }
     if trainer.is_world_process_zero():
         if method in ONE_MODEL:

@@ -117,6 +117,25 @@ def test_report_files(tmp_path):
     assert not any(name.startswith(".tmp-") for name in os.listdir(report_dir))
 
 
+def test_report_names_the_environments(tmp_path):
+    # Runs reproduce each other only within one environment: the report lists each with its runs.
+    sweep = str(tmp_path)
+    hand_made_sweep(sweep)
+    text = open(write_report(sweep, plots=False)["report.md"]).read()
+    assert "All 8 runs ran on: not recorded" in text
+    env = {"hf_mixtrain": "0.1.0", "source": {"commit": "abcdef0123456", "dirty": False}, "torch": "2.13.0+cpu",
+           "transformers": "5.23.0", "cpu": "AMD EPYC", "accelerator": None, "torch_threads": 1, "world_size": 1}
+    for method, seed in [("naive-mix", 1), ("naive-mix", 3), ("zero-shot", 2)]:
+        path = os.path.join(sweep, method, "k5" if method != "zero-shot" else "k10", f"seed{seed}", "run.json")
+        run = json.load(open(path))
+        json.dump({**run, "environment": env}, open(path, "w"))
+    text = open(write_report(sweep, plots=False)["report.md"]).read()
+    assert "The runs ran in 2 environments:" in text
+    assert ("| commit abcdef0123, torch 2.13.0+cpu, transformers 5.23.0, AMD EPYC, 1 thread(s), 1 process(es) | 3 | "
+            "zero-shot K=0 seed 2; naive-mix K=5 seed 1 3 |") in text
+    assert "zero-shot K=0 seed 1 3; naive-mix K=5 seed 2; gradient-mix K=5 seed 1 2 |" in text
+
+
 def test_report_cli(tmp_path, capsys):
     sweep = str(tmp_path)
     hand_made_sweep(sweep)

@@ -107,6 +107,7 @@ def test_task_script_under_accelerate_launch(tmp_path, method):
     assert max_diff(p0, p1) == 0.0
     results = json.loads((out / "test_results.json").read_text())
     assert {"test_en_f1", "test_de_f1", "test_sw_f1", "test_avg_f1"} <= set(results)
+    assert json.loads((out / "run.json").read_text())["environment"]["world_size"] == 2
     # Source-dev selection keeps the best checkpoint only (save_total_limit=1).
     (checkpoint,) = out.glob("checkpoint-*")
     assert (checkpoint / "rng_state_1.pth").exists() and (out / "model.safetensors").exists()

@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+import torch
 from data_fixtures import install_fake_hub
 from helpers import tiny_config, tiny_tokenizer
 from transformers import BertModel
@@ -88,6 +89,7 @@ def test_every_task_and_method(task, method, tiny_model_dir, tmp_path, monkeypat
     with open(out / "run.json") as f:
         run = json.load(f)
     assert run["method"] == method and run["targets"] == TARGETS[task] and run["k_shot"] == 2
+    assert run["environment"]["torch"] == torch.__version__ and run["environment"]["world_size"] == 1
     if method in ("ord-fs", "ord-fs-dev"):
         assert not (out / "config.json").exists()
     else:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Optional
 
+from ..environment import describe
 from ..files import pyplot, save_figure, write_csv, write_text
 from .store import RunRecord, collect_results
 
@@ -167,6 +168,26 @@ def markdown_table(header: list, rows: list) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def environments_markdown(records: list[RunRecord]) -> str:
+    """Which runs ran on what (hf_mixtrain.environment.describe): runs are reproduced bit for bit only within one
+    environment, so a table mixing several says so, with the runs of each."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[describe(r.environment)].append(r)
+    if len(groups) == 1:
+        return f"All {len(records)} runs ran on: {next(iter(groups))}."
+    logger.warning("The %d runs ran in %d environments (report.md lists them); reruns in another environment differ "
+                   "by more than the floating-point noise of one", len(records), len(groups))
+    rows = []
+    for label, runs in groups.items():
+        seeds = defaultdict(list)
+        for r in runs:
+            seeds[(method_key(r.method), r.method, r.k)].append(r.seed)
+        which = "; ".join(f"{m} K={k} seed {' '.join(map(str, sorted(s)))}" for (_, m, k), s in sorted(seeds.items()))
+        rows.append([label, str(len(runs)), which])
+    return f"The runs ran in {len(groups)} environments:\n\n" + markdown_table(["environment", "runs", "which"], rows)
+
+
 def summary_markdown(report: Report) -> str:
     """Methods as rows, K as columns, cells 'mean ± sd (n=seeds)'."""
     ks = sorted({row["k"] for row in report.summary})
@@ -292,6 +313,8 @@ def write_report(
         f"({', '.join(report.languages)}; source {records[0].source} excluded); n = seeds. zero-shot is K=0.",
         "",
         summary_markdown(report),
+        "",
+        environments_markdown(records),
     ]
     if plots:
         paths["methods_by_k.png"] = plot_methods_by_k(report, os.path.join(output_dir, "methods_by_k.png"))

@@ -48,6 +48,7 @@ class RunRecord:
     run_dir: str
     model: Optional[str] = None
     benchmark: Optional[str] = None
+    environment: Optional[dict] = None  # what it ran on (hf_mixtrain.environment); None: written before run.json had it
     results: dict = field(default_factory=dict, repr=False)  # everything in test_results.json
 
     def average(self, languages: Optional[list] = None) -> float:
@@ -92,6 +93,7 @@ def read_run(run_dir: str) -> tuple[Optional[RunRecord], str]:
             run_dir=os.path.abspath(run_dir),
             model=run.get("model"),
             benchmark=run.get("benchmark"),
+            environment=run.get("environment"),
             results=results,
         ),
         "",
