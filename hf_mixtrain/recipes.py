@@ -161,6 +161,7 @@ def run_method(
     conflict = method_conflict(method, selection, args.push_to_hub)
     if conflict:
         raise ValueError(conflict)
+    ran_on = environment(args.world_size)  # before training: the checkout may change while a long run trains
     exp = prepare(task_name, method, model_args, data_args, args)
     model_args = dataclasses.replace(model_args, model_name_or_path=exp.model_name_or_path)  # a copy: see prepare
     card = card_info(exp, model_args, data_args, method_args, args, command, selection)
@@ -185,7 +186,7 @@ def run_method(
         "average_excludes_source": True,
         "data_sources": exp.mixed.sources,
         "tokenizer_coverage": {lang: dataclasses.asdict(c) for lang, c in exp.coverage.items()},
-        "environment": environment(args.world_size),
+        "environment": ran_on,
     }
     if trainer.is_world_process_zero():
         if method in ONE_MODEL:
